@@ -1,0 +1,1 @@
+"""The balancing engine: pure Python, no Home Assistant, no I/O, time passed in."""
