@@ -1,0 +1,74 @@
+"""Meter sources: what the site and its groups draw, per line.
+
+The coordinator's view of every source (`MeterSource`):
+
+- `await source.start()` / `await source.stop()`: begin and end measuring; `stop()` leaves
+  no task or timer behind.
+- `source.reading`: the latest valid `PhaseReading` or None. Currents in amperes per line
+  (index 0, 1, 2 for L1, L2, L3; magnitudes), optional voltage, signed power, energy
+  import/export totals, and `timestamp` in monotonic seconds (the event loop's clock unless
+  a clock is injected).
+- `source.health` (`MeterHealth`) and `source.problem`: a source is healthy while its latest
+  reading is younger than `source.timeout_s` and nothing has shown the measurement to be lost.
+  A fault (timeout, Modbus exception, invalid marker, NaN, an unavailable or unknown entity,
+  a stale value) never becomes a reading: `reading` keeps the last valid one, with its old
+  timestamp, and the source turns unhealthy. Outages are logged once, recoveries once.
+- `source.add_listener(callback)`: `callback(source)` on every new reading and every health
+  change, from the event loop; returns a function that removes the listener.
+
+Sources:
+
+- `ModbusMeter(meter_id, link=ModbusLink(...), unit_id=..., model=MeterModel...,
+  pool=ModbusGatewayPool())`: polled every `poll_interval_s` (1 s). Meters whose links are
+  equal (same host and port, or same serial port) share one client from the pool and take
+  turns on it. Reconnects with a doubling back-off. `await meter.async_poll()` reads once.
+- `HomeAssistantSensorMeter(hass, meter_id, current_entity_ids=[...])` or with
+  `power_entity_ids` and `voltage_entity_ids`: follows the entities' state changes at once.
+- `ChargerSumMeter(meter_id, charger_ids=[...])`: fed by the coordinator through
+  `update_charger()` and `charger_lost()`.
+
+`await test_connection(link, unit_id=..., model=...)` reads a meter once for the config flow
+and returns the `PhaseReading`, or raises a `MeterError` whose `reason` is `cannot_connect`,
+`timeout` or `wrong_model`.
+"""
+
+from .charger_sum import DEFAULT_CHARGER_SUM_TIMEOUT_S, ChargerSumMeter
+from .modbus import (
+    DEFAULT_MODBUS_TIMEOUT_S,
+    DEFAULT_POLL_INTERVAL_S,
+    MeterConnectionError,
+    MeterError,
+    MeterResponseError,
+    MeterTimeoutError,
+    ModbusGatewayPool,
+    ModbusLink,
+    ModbusMeter,
+    ModbusTransport,
+    test_connection,
+)
+from .registers import REGISTER_MAPS, MeterModel, RegisterMap
+from .source import MeterHealth, MeterListener, MeterSource, PhaseReading, PhaseValues
+
+__all__ = [
+    "DEFAULT_CHARGER_SUM_TIMEOUT_S",
+    "DEFAULT_MODBUS_TIMEOUT_S",
+    "DEFAULT_POLL_INTERVAL_S",
+    "REGISTER_MAPS",
+    "ChargerSumMeter",
+    "MeterConnectionError",
+    "MeterError",
+    "MeterHealth",
+    "MeterListener",
+    "MeterModel",
+    "MeterResponseError",
+    "MeterSource",
+    "MeterTimeoutError",
+    "ModbusGatewayPool",
+    "ModbusLink",
+    "ModbusMeter",
+    "ModbusTransport",
+    "PhaseReading",
+    "PhaseValues",
+    "RegisterMap",
+    "test_connection",
+]
