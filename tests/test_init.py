@@ -1,7 +1,7 @@
 """Tests for setting up and unloading a site."""
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_NAME, CONF_PORT
+from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -9,7 +9,7 @@ from custom_components.ev_load_balancer.const import DOMAIN
 
 
 async def test_setup_and_unload(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, data={CONF_NAME: "Home", CONF_PORT: 9000})
+    entry = MockConfigEntry(domain=DOMAIN, data={CONF_NAME: "Home", "ocpp_port": 9000})
     entry.add_to_hass(hass)
 
     assert await hass.config_entries.async_setup(entry.entry_id)
