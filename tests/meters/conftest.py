@@ -39,15 +39,16 @@ class FakeMeter:
 
     def sim_device(self) -> SimDevice:
         """The device with every block of the map defined, the rest left invalid."""
-        blocks = [
-            SimData(address=b.address, count=b.count, values=0, datatype=DataType.REGISTERS)
-            for b in self.register_map.blocks()
-        ]
+        # Real meters define the registers between the ones we read, so one range covers all.
+        spans = self.register_map.blocks()
+        first, last = spans[0].address, spans[-1].address + spans[-1].count
+        blocks = [SimData(address=first, count=last - first, values=0, datatype=DataType.REGISTERS)]
         # An unused table holds one register, so reads of the map's table in it fail.
         unused = [SimData(address=0xFFF0, values=0, datatype=DataType.REGISTERS)]
         holding, inputs = (
             (unused, blocks) if self.register_map.kind is RegisterKind.INPUT else (blocks, unused)
         )
+
         def bits() -> list[SimData]:
             return [SimData(address=0, values=False, datatype=DataType.BITS)]
 
@@ -57,7 +58,7 @@ class FakeMeter:
             action=functools.partial(_action, self),
         )
 
-    async def write_raw(self, register_field: RegisterField, raw: int | float) -> None:
+    async def write_raw(self, register_field: RegisterField, raw: float) -> None:
         """Store a raw value, encoded by pymodbus as the meter would."""
         registers = ModbusClientMixin.convert_to_registers(
             raw, register_field.data_type, word_order=self.register_map.word_order
@@ -134,12 +135,12 @@ async def modbus_gateway(socket_enabled: Any) -> AsyncGenerator[GatewayFactory]:
     servers: list[ModbusTcpServer] = []
 
     async def start(
-        meters: list[FakeMeter], *, framer: FramerType = FramerType.SOCKET
+        meters: list[FakeMeter], *, framer: FramerType = FramerType.SOCKET, port: int = 0
     ) -> FakeGateway:
         server = ModbusTcpServer(
             [meter.sim_device() for meter in meters],
             framer=framer,
-            address=("127.0.0.1", 0),
+            address=("127.0.0.1", port),
             ignore_missing_devices=True,
         )
         await server.serve_forever(background=True)
@@ -152,3 +153,22 @@ async def modbus_gateway(socket_enabled: Any) -> AsyncGenerator[GatewayFactory]:
     yield start
     for server in servers:
         await server.shutdown()
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock at 1000 s that only moves when told."""
+    return FakeClock()
