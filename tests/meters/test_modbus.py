@@ -426,6 +426,18 @@ async def _em24(modbus_gateway: GatewayFactory) -> int:
     return await _serve(modbus_gateway, FakeMeter(unit_id=1, register_map=EM24))
 
 
+async def _gateway_without_unit(modbus_gateway: GatewayFactory) -> int:
+    fake = FakeMeter(unit_id=1, register_map=SDM630, exception=ExcCodes.GATEWAY_NO_RESPONSE)
+    return await _serve(modbus_gateway, fake)
+
+
+async def _sdm630_reading_megaamperes(modbus_gateway: GatewayFactory) -> int:
+    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    port = await _serve(modbus_gateway, fake)
+    await fake.write_value(SDM630.current_a[0], 1e6)
+    return port
+
+
 @pytest.mark.parametrize(
     ("server", "model", "error", "reason", "message"),
     [
@@ -435,6 +447,21 @@ async def _em24(modbus_gateway: GatewayFactory) -> int:
         (_sdm630, MeterModel.ABB_B23_B24, MeterResponseError, "wrong_model", "exception 0x02"),
         # An EM24 read as an SDM630: its integers make no sense as floats.
         (_em24, MeterModel.EASTRON_SDM630, MeterResponseError, "wrong_model", "not those of"),
+        (
+            _sdm630_reading_megaamperes,
+            MeterModel.EASTRON_SDM630,
+            MeterResponseError,
+            "wrong_model",
+            r"currents \(1000000.0",
+        ),
+        # An RS485 gateway answers for a unit id that nothing on the bus has.
+        (
+            _gateway_without_unit,
+            MeterModel.EASTRON_SDM630,
+            MeterTimeoutError,
+            "timeout",
+            "got no answer from unit 1",
+        ),
     ],
 )
 async def test_connection_errors(
@@ -454,6 +481,66 @@ async def test_connection_errors(
         await modbus.test_connection(tcp_link(port), unit_id=1, model=model)
 
     assert raised.value.reason == reason
+
+
+async def test_the_meter_recovers_when_its_gateway_comes_back(
+    hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    gateway = await modbus_gateway([fake])
+    await fake.write_reading(KNOWN)
+    pool = ModbusGatewayPool(reconnect_min_s=1, clock=clock)
+    meter = make_meter(tcp_link(gateway.port), MeterModel.EASTRON_SDM630, pool=pool, clock=clock)
+    await meter.start()
+    assert await meter.async_poll() is not None
+
+    await gateway.server.shutdown()
+    await asyncio.sleep(0)  # let the client see the closed connection
+    assert await meter.async_poll() is None
+    assert "cannot connect" in (meter.problem or "")
+    fire_after(hass, TIMEOUT_S + 0.5)
+    assert meter.health is MeterHealth.UNHEALTHY
+
+    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    await modbus_gateway([fake], port=gateway.port)
+    await fake.write_reading(OTHER)
+    clock.advance(1)
+    assert await meter.async_poll() == replace(OTHER, timestamp=clock.now)
+    assert meter.health is MeterHealth.HEALTHY
+    await meter.stop()
+
+
+async def test_polling_survives_an_unexpected_error(
+    hass: HomeAssistant, modbus_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    gateway = await modbus_gateway([fake])
+    await fake.write_reading(KNOWN)
+    meter = ModbusMeter(
+        "main",
+        link=tcp_link(gateway.port),
+        unit_id=1,
+        model=MeterModel.EASTRON_SDM630,
+        poll_interval_s=0.01,
+    )
+    failures = [RuntimeError("listener bug")]
+
+    def failing_listener(_source: MeterSource) -> None:
+        if failures:
+            raise failures.pop()
+
+    meter.add_listener(failing_listener)
+    await meter.start()
+    await wait_for_reading(meter, lambda r: r.current_a == KNOWN.current_a)
+    await meter.stop()
+
+    assert "Unexpected error reading meter main" in caplog.text
+
+
+@pytest.mark.parametrize("unit_id", [-1, 248])
+def test_unit_id_must_be_a_modbus_address(unit_id: int) -> None:
+    with pytest.raises(ValueError, match="unit_id"):
+        ModbusMeter("m", link=tcp_link(502), unit_id=unit_id, model=MeterModel.EASTRON_SDM630)
 
 
 def test_link_needs_a_place_to_connect_to() -> None:

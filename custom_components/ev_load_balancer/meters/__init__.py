@@ -33,6 +33,7 @@ and returns the `PhaseReading`, or raises a `MeterError` whose `reason` is `cann
 """
 
 from .charger_sum import DEFAULT_CHARGER_SUM_TIMEOUT_S, ChargerSumMeter
+from .ha_sensor import DEFAULT_SENSOR_TIMEOUT_S, HomeAssistantSensorMeter
 from .modbus import (
     DEFAULT_MODBUS_TIMEOUT_S,
     DEFAULT_POLL_INTERVAL_S,
@@ -53,8 +54,10 @@ __all__ = [
     "DEFAULT_CHARGER_SUM_TIMEOUT_S",
     "DEFAULT_MODBUS_TIMEOUT_S",
     "DEFAULT_POLL_INTERVAL_S",
+    "DEFAULT_SENSOR_TIMEOUT_S",
     "REGISTER_MAPS",
     "ChargerSumMeter",
+    "HomeAssistantSensorMeter",
     "MeterConnectionError",
     "MeterError",
     "MeterHealth",

@@ -179,20 +179,13 @@ class ModbusGateway:
                 f"cannot connect to {self.link.describe()}; next attempt in {wait_s:.0f} s"
             )
         client = self.link.create_client()
-        try:
-            connected = await client.connect()
-        except OSError as err:  # pyserial raises when the port cannot be opened
-            connected = False
-            reason = f": {err}"
-        else:
-            reason = ""
-        if not connected:
+        if not await client.connect():
             client.close()
             self._backoff_s = min(
                 max(self._backoff_s * 2, self._reconnect_min_s), self._reconnect_max_s
             )
             self._next_connect_at = self._clock() + self._backoff_s
-            raise MeterConnectionError(f"cannot connect to {self.link.describe()}{reason}")
+            raise MeterConnectionError(f"cannot connect to {self.link.describe()}")
         self._backoff_s = 0.0
         self._client = client
         return client
