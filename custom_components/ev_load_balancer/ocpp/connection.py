@@ -1,0 +1,90 @@
+"""The websocket seen the way the ocpp library wants it: recv() and send() of text frames."""
+
+from collections.abc import Callable
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class ConnectionClosedError(ConnectionError):
+    """The charger's websocket is closed; nothing more can be received or sent."""
+
+
+class TokenBucket:
+    """Allows `rate` events per second on average and bursts of up to `burst`."""
+
+    def __init__(self, rate: float, burst: int, monotonic: Callable[[], float]) -> None:
+        """Start full."""
+        self._rate = rate
+        self._burst = float(burst)
+        self._monotonic = monotonic
+        self._tokens = float(burst)
+        self._updated = monotonic()
+
+    def take(self, cost: float = 1.0) -> bool:
+        """Spend `cost` tokens; False when the bucket is empty."""
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        if self._tokens < cost:
+            return False
+        self._tokens -= cost
+        return True
+
+
+class WebSocketConnection:
+    """Adapts an aiohttp WebSocketResponse to the connection the ocpp library expects.
+
+    Frames that are not text, and chargers that send faster than the token bucket allows,
+    get their socket closed: one misbehaving charger must not cost the others their share
+    of the event loop.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, bucket: TokenBucket, name: str) -> None:
+        """Wrap a prepared websocket."""
+        self._ws = ws
+        self._bucket = bucket
+        self._name = name
+        self.close_reason: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the socket is closed or closing."""
+        return self._ws.closed
+
+    def charge(self, cost: float) -> bool:
+        """Spend extra tokens for a frame that cost more than a normal one to handle."""
+        return self._bucket.take(cost)
+
+    async def recv(self) -> str:
+        """Return the next text frame."""
+        msg = await self._ws.receive()
+        if msg.type is WSMsgType.TEXT:
+            if not self._bucket.take():
+                await self.close(WSCloseCode.POLICY_VIOLATION, "too many messages")
+                raise ConnectionClosedError(self.close_reason)
+            return str(msg.data)
+        if msg.type is WSMsgType.BINARY:
+            await self.close(WSCloseCode.UNSUPPORTED_DATA, "binary frames are not OCPP-J")
+        elif msg.type is WSMsgType.ERROR:
+            # aiohttp has already closed the socket, with 1009 for an oversized frame.
+            self.close_reason = self.close_reason or str(msg.data)
+        raise ConnectionClosedError(self.close_reason or "closed by the charger")
+
+    async def send(self, message: str) -> None:
+        """Send a text frame."""
+        if self._ws.closed:
+            raise ConnectionClosedError(self.close_reason or "closed")
+        try:
+            await self._ws.send_str(message)
+        except ConnectionResetError as err:
+            raise ConnectionClosedError(self.close_reason or "closed") from err
+
+    async def close(self, code: int = WSCloseCode.GOING_AWAY, reason: str = "") -> None:
+        """Close the socket; the reason is kept for the log and the state."""
+        if self.close_reason is None and reason:
+            self.close_reason = reason
+            _LOGGER.warning("Closing the connection of %s: %s", self._name, reason)
+        await self._ws.close(code=code, message=reason.encode())
