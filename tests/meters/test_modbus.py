@@ -37,6 +37,7 @@ from custom_components.ev_load_balancer.meters.modbus import ModbusGateway
 from custom_components.ev_load_balancer.meters.registers import (
     ABB_B23_B24,
     EM24,
+    EM24_ETHERNET,
     SDM630,
     RegisterKind,
     RegisterMap,
@@ -125,6 +126,12 @@ def make_meter(
         (MeterModel.EASTRON_SDM72D_M_V2, RegisterKind.INPUT, "big", (0x0006, 0x0008, 0x000A)),
         (MeterModel.ABB_B23_B24, RegisterKind.HOLDING, "big", (0x5B0C, 0x5B0E, 0x5B10)),
         (MeterModel.CARLO_GAVAZZI_EM24, RegisterKind.INPUT, "little", (0x000C, 0x000E, 0x0010)),
+        (
+            MeterModel.CARLO_GAVAZZI_EM24_ETHERNET,
+            RegisterKind.INPUT,
+            "little",
+            (0x000C, 0x000E, 0x0010),
+        ),
         (MeterModel.CARLO_GAVAZZI_EM340, RegisterKind.INPUT, "little", (0x000C, 0x000E, 0x0010)),
     ],
 )
@@ -142,7 +149,8 @@ def test_register_maps_follow_the_manuals(
     [
         (SDM630, [(0x0000, 18), (0x0048, 4)]),
         (ABB_B23_B24, [(0x5000, 8), (0x5B00, 28)]),
-        (EM24, [(0x0000, 24), (0x0034, 2), (0x004E, 2)]),
+        (EM24, [(0x0000, 24), (0x0042, 2), (0x005C, 2)]),
+        (EM24_ETHERNET, [(0x0000, 24), (0x0034, 2), (0x004E, 2)]),
     ],
 )
 def test_nearby_registers_are_read_in_one_request(
