@@ -73,6 +73,17 @@ def _password_matches(request: web.Request, cp_id: str, password: str) -> bool:
     )
 
 
+class _WebSocketResponse(web.WebSocketResponse):
+    """aiohttp 3.14 re-arms its heartbeat timer when a charger answers our close frame.
+
+    That leaves a timer behind every socket the server closes; a closed socket needs none.
+    """
+
+    def _reset_heartbeat(self) -> None:
+        if not self.closed:
+            super()._reset_heartbeat()
+
+
 class _Charger:
     """A charge point the central system has seen in this run, connected or not."""
 
@@ -220,7 +231,7 @@ class CentralSystem:
             raise web.HTTPBadRequest(text="Supported subprotocols: ocpp1.6, ocpp2.0.1")
         config = self._admit(request, cp_id)
         settings = self._settings
-        ws = web.WebSocketResponse(
+        ws = _WebSocketResponse(
             protocols=(subprotocol,),
             max_msg_size=settings.max_frame_bytes,
             heartbeat=settings.ping_interval_s,
