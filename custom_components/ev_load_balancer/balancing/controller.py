@@ -1,0 +1,582 @@
+"""The control loop around the allocation: one `Controller.step` per snapshot.
+
+Each step, driven only by `Snapshot.now`:
+
+1. Observe each charger: offline (not online, or a car connected but no fresh meter values),
+   disabled, without a car, or taking part. Learn the phases its car uses from the
+   per-conductor currents, whether the car draws less than offered (its demand), and the
+   energy it received since the car was connected.
+2. Failsafe: a node whose meter reading is missing, incomplete or older than
+   `meter_timeout_s`, and every node below it. Chargers there get at most the site's
+   failsafe current (0 A when that is below their minimum).
+3. Available current per node and line: a metered node's limit minus margin, reserve and
+   non-EV load (meter minus what the chargers below draw, never below 0); a failsafe node's
+   limit minus margin and reserve; an unmetered node's limit. Offline chargers are taken off
+   at the most they could draw (their last limit or the failsafe current the charger falls
+   back to, whichever is higher; their maximum when unknown).
+4. Rotation: every `rotation_interval_s` the chargers are ranked by least energy received;
+   between rotations a charger that charges keeps its place ahead of paused ones, so a paused
+   charger resumes early only when room appears for it.
+5. Allocation (see `allocate`): priority levels from the highest, minimums by rank, the rest
+   by strategy; a car that draws less than offered is capped at what it draws plus
+   `demand_headroom_a` and offered its full share again every `reoffer_interval_s`.
+6. Dynamics: lowering is sent at once. A raise waits `settle_s` after the charger's last
+   change, grows by at most `raise_step_a`, waits when the hourly change budget is used up,
+   and only takes room that others have really left: every charger counts at the larger of
+   its new limit and what it still draws (up to the limit it may still be ramping from), so
+   the same headroom is never given twice. Changes smaller than `min_change_a` are not sent,
+   a small lowering only while holding the old limit keeps every node within its limit.
+
+Safety: for every node and line, the limits sent (times each charger's load lines) plus
+offline chargers at their worst case fit the available current computed in step 3. When that
+is impossible even with all chargers paused (non-EV load alone over the limit, or offline
+chargers), every controllable charger below is paused at 0 A.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+import math
+from typing import Any
+
+from .allocate import EPSILON_A, Allocation, Demand, allocate
+from .electrical import line_currents, load_lines, observed_phases
+from .model import (
+    ChargerConfig,
+    ChargerLimit,
+    ChargerObservation,
+    ControllerSettings,
+    Line,
+    MeterReading,
+    NodeConfig,
+    PhaseCurrents,
+    Reason,
+    SiteConfig,
+    Snapshot,
+    StepResult,
+)
+from .topology import node_paths
+
+HOUR_S = 3600.0
+STATE_VERSION = 1
+
+
+@dataclass(kw_only=True, slots=True)
+class _Memory:
+    """What the controller keeps about one charger between steps (updated in place)."""
+
+    limit_a: float | None = None
+    """The last limit decided; None until the first step that controls it."""
+    ramp_from_a: float = 0.0
+    """The limit before the last change: the car may still draw it until settled."""
+    changed_at: float | None = None
+    changes: tuple[float, ...] = ()
+    """When changes were sent within the last hour."""
+    car_phases: int | None = None
+    demand_floor_a: float | None = None
+    """What a car that draws less than offered draws; None when it takes its offer."""
+    demand_since: float | None = None
+    energy_wh: float = 0.0
+    """Received since the car was connected: the rotation's fairness measure."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _View:
+    """One charger as this step sees it."""
+
+    config: ChargerConfig
+    path: tuple[str, ...]
+    status: Reason | None
+    """OFFLINE, DISABLED or NOT_CHARGING; None when it takes part."""
+    lines: tuple[Line, ...]
+    drawn_a: PhaseCurrents
+    """Measured per site line, as subtracted from the meters (0 when not fresh)."""
+    previous_a: float | None
+    """The limit in force before this step, None when unknown."""
+    arrival: float
+    memory: _Memory
+
+
+class Controller:
+    """Balances the chargers of one site, one snapshot at a time."""
+
+    def __init__(self, config: SiteConfig, settings: ControllerSettings | None = None) -> None:
+        """Start with no history; raises ValueError on an inconsistent group tree."""
+        self._settings = settings or ControllerSettings()
+        self._config = config
+        self._paths = node_paths(config)
+        self._memory: dict[str, _Memory] = {}
+        self._turn: dict[str, int] = {}
+        self._rotated_at: float | None = None
+        self._last_now: float | None = None
+
+    def reconfigure(self, config: SiteConfig) -> None:
+        """Take a new configuration, keeping what is known of chargers that remain."""
+        self._paths = node_paths(config)
+        self._config = config
+        kept = {charger.id for charger in config.chargers}
+        self._memory = {key: value for key, value in self._memory.items() if key in kept}
+        self._turn = {key: value for key, value in self._turn.items() if key in kept}
+
+    def export_state(self) -> dict[str, Any]:
+        """Return what must survive a restart (JSON-safe): energy per charger, rotation order."""
+        return {
+            "version": STATE_VERSION,
+            "energy_wh": {key: m.energy_wh for key, m in self._memory.items() if m.energy_wh},
+            "turn": sorted(self._turn, key=self._turn.__getitem__),
+        }
+
+    def restore_state(self, data: Mapping[str, Any]) -> None:
+        """Take back what `export_state` gave; unknown chargers and malformed parts are ignored."""
+        if data.get("version") != STATE_VERSION:
+            return
+        known = {charger.id for charger in self._config.chargers}
+        energy = data.get("energy_wh")
+        if isinstance(energy, dict):
+            for key, value in energy.items():
+                if key in known and isinstance(value, int | float) and math.isfinite(value):
+                    self._memory.setdefault(key, _Memory()).energy_wh = max(float(value), 0.0)
+        turn = data.get("turn")
+        if isinstance(turn, list):
+            ids = [key for key in turn if isinstance(key, str) and key in known]
+            self._turn = {key: position for position, key in enumerate(dict.fromkeys(ids))}
+
+    def step(self, snapshot: Snapshot) -> StepResult:
+        """Decide every charger's limit for this snapshot."""
+        now = snapshot.now
+        elapsed_s = 0.0 if self._last_now is None else now - self._last_now
+        self._last_now = now
+        views = {
+            charger.id: self._observe(charger, snapshot.chargers.get(charger.id), now, elapsed_s)
+            for charger in self._config.chargers
+        }
+        failsafe = self._failsafe_nodes(snapshot.meters, now)
+        offline = self._offline(views)
+        available = self._available(snapshot.meters, views, failsafe, offline)
+        turns = self._turns(views, now)
+        targets = self._targets(views, available, failsafe, turns)
+        limits = self._dynamics(views, targets, available, turns, now)
+        allocated = self._allocated(views, limits)
+        headroom = {
+            node_id: _sub(available[node_id], _sub(allocated[node_id], offline[node_id]))
+            for node_id in self._paths
+        }
+        return StepResult(
+            limits=limits,
+            headroom_a=headroom,
+            allocated_a=allocated,
+            failsafe_nodes=failsafe,
+        )
+
+    # Step 1: observation.
+
+    def _observe(
+        self,
+        charger: ChargerConfig,
+        observation: ChargerObservation | None,
+        now: float,
+        elapsed_s: float,
+    ) -> _View:
+        settings, site = self._settings, self._config
+        memory = self._memory.setdefault(charger.id, _Memory())
+        fresh = (
+            observation is not None
+            and observation.currents_a is not None
+            and observation.measured_at is not None
+            and now - observation.measured_at <= settings.charger_timeout_s
+        )
+        currents_a = (
+            observation.currents_a if fresh and observation and observation.currents_a else ()
+        )
+        previous_a = memory.limit_a
+        if previous_a is None and observation is not None:
+            previous_a = observation.applied_limit_a
+        if observation is None or not observation.online:
+            status: Reason | None = Reason.OFFLINE
+        elif observation.vehicle_connected and not fresh:
+            status = Reason.OFFLINE
+        elif not observation.vehicle_connected:
+            status = Reason.NOT_CHARGING
+            memory.car_phases = memory.demand_floor_a = memory.demand_since = None
+            memory.energy_wh = 0.0
+        else:
+            status = None if charger.enabled else Reason.DISABLED
+            self._learn(
+                memory,
+                charger=charger,
+                currents_a=currents_a,
+                previous_a=previous_a,
+                now=now,
+                elapsed_s=elapsed_s,
+            )
+        settled = memory.changed_at is None or now - memory.changed_at >= settings.settle_s
+        if previous_a is None:
+            ceiling_a = math.inf
+        else:
+            ceiling_a = previous_a if settled else max(previous_a, memory.ramp_from_a)
+        car_phases = charger.phases if status is Reason.OFFLINE else memory.car_phases
+        return _View(
+            config=charger,
+            path=self._paths[charger.group],
+            status=status,
+            lines=load_lines(charger, site.grid, site.phases, car_phases or charger.phases),
+            drawn_a=line_currents(charger, site.grid, site.phases, currents_a, ceiling_a),
+            previous_a=previous_a,
+            arrival=(observation.session_started_at if observation else None) or math.inf,
+            memory=memory,
+        )
+
+    def _learn(
+        self,
+        memory: _Memory,
+        *,
+        charger: ChargerConfig,
+        currents_a: tuple[float, ...],
+        previous_a: float | None,
+        now: float,
+        elapsed_s: float,
+    ) -> None:
+        """Update the car's phases, demand and energy from fresh meter values."""
+        settings, site = self._settings, self._config
+        memory.car_phases = observed_phases(currents_a, site.grid) or memory.car_phases
+        # An ordering key only: V x sum of conductor currents is close enough for that.
+        memory.energy_wh += (
+            site.voltage_v
+            * sum(max(current_a, 0.0) for current_a in currents_a[: charger.phases])
+            * min(max(elapsed_s, 0.0), settings.charger_timeout_s)
+            / HOUR_S
+        )
+        drawn_a = max(currents_a, default=0.0)
+        headroom_a = settings.demand_headroom_a
+        if memory.demand_floor_a is not None and memory.demand_since is not None:
+            wants_more = drawn_a >= memory.demand_floor_a + headroom_a / 2
+            if wants_more or now - memory.demand_since >= settings.reoffer_interval_s:
+                memory.demand_floor_a = memory.demand_since = None
+            else:
+                memory.demand_floor_a = min(memory.demand_floor_a, drawn_a)
+            return
+        settled = memory.changed_at is None or now - memory.changed_at >= settings.settle_s
+        if settled and previous_a and drawn_a < previous_a - headroom_a:
+            memory.demand_floor_a, memory.demand_since = drawn_a, now
+
+    # Steps 2 and 3: failsafe and available current.
+
+    def _failsafe_nodes(self, meters: Mapping[str, MeterReading], now: float) -> frozenset[str]:
+        stale = {
+            node.id
+            for node in self._config.nodes
+            if node.meter_id is not None and not self._fresh(meters.get(node.meter_id), now)
+        }
+        return frozenset(
+            node_id for node_id, path in self._paths.items() if stale.intersection(path)
+        )
+
+    def _fresh(self, reading: MeterReading | None, now: float) -> bool:
+        return (
+            reading is not None
+            and now - reading.at <= self._settings.meter_timeout_s
+            and all(current is not None for current in reading.currents_a[: self._config.phases])
+        )
+
+    def _available(
+        self,
+        meters: Mapping[str, MeterReading],
+        views: Mapping[str, _View],
+        failsafe: frozenset[str],
+        offline: Mapping[str, PhaseCurrents],
+    ) -> dict[str, PhaseCurrents]:
+        """Per node and line: what controllable chargers below it may draw in total."""
+        drawn: dict[str, PhaseCurrents] = dict.fromkeys(self._paths, (0.0, 0.0, 0.0))
+        for view in views.values():
+            for node_id in view.path:
+                drawn[node_id] = _add(drawn[node_id], view.drawn_a)
+        available: dict[str, PhaseCurrents] = {}
+        for node in self._config.nodes:
+            reading = (
+                None if node.id in failsafe or node.meter_id is None else meters[node.meter_id]
+            )
+            below = drawn[node.id] if node.meter_includes_chargers else (0.0, 0.0, 0.0)
+            free = _sub(self._free(node, reading, below), offline[node.id])
+            available[node.id] = (free[0], 0.0, 0.0) if self._config.phases == 1 else free
+        return available
+
+    def _free(
+        self,
+        node: NodeConfig,
+        reading: MeterReading | None,
+        chargers_a: PhaseCurrents,
+    ) -> PhaseCurrents:
+        """Return the node's limit less margin, reserve and non-EV load, per line."""
+        if node.meter_id is None:
+            return node.limit_a
+        kept_a = self._config.margin_a + self._config.reserve_a
+        if reading is None:  # failsafe: the non-EV load is unknown
+            return _sub(node.limit_a, (kept_a, kept_a, kept_a))
+        measured = [current_a or 0.0 for current_a in reading.currents_a]
+        # Never below 0: a meter that reads less than the chargers draw must not add room.
+        non_ev = [max(measured[line] - chargers_a[line], 0.0) for line in range(3)]
+        return (
+            node.limit_a[0] - kept_a - non_ev[0],
+            node.limit_a[1] - kept_a - non_ev[1],
+            node.limit_a[2] - kept_a - non_ev[2],
+        )
+
+    def _offline(self, views: Mapping[str, _View]) -> dict[str, PhaseCurrents]:
+        """Sum per node what offline chargers below it could draw at most, per line."""
+        offline: dict[str, PhaseCurrents] = dict.fromkeys(self._paths, (0.0, 0.0, 0.0))
+        for view in views.values():
+            if view.status is Reason.OFFLINE:
+                worst = _on_lines(self._worst_a(view), view.lines)
+                for node_id in view.path:
+                    offline[node_id] = _add(offline[node_id], worst)
+        return offline
+
+    def _worst_a(self, view: _View) -> float:
+        """Return the most an offline charger could draw: its last limit or its own fallback."""
+        if view.previous_a is None:
+            return view.config.max_a
+        return min(view.config.max_a, max(view.previous_a, self._config.failsafe_a))
+
+    # Steps 4 and 5: rotation and allocation.
+
+    def _turns(self, views: Mapping[str, _View], now: float) -> dict[str, int]:
+        """Rank the chargers that take part: who keeps charging when not all can."""
+        taking_part = [view for view in views.values() if view.status is None]
+        restored = self._rotated_at is None and bool(self._turn)
+        rotate = (
+            self._rotated_at is None or now - self._rotated_at >= self._settings.rotation_interval_s
+        )
+        if rotate:
+            self._rotated_at = now
+        if rotate and not restored:
+            ranked = sorted(taking_part, key=lambda v: (v.memory.energy_wh, v.config.id))
+            self._turn = {view.config.id: position for position, view in enumerate(ranked)}
+            return dict(self._turn)
+        ranked = sorted(
+            taking_part,
+            key=lambda v: (
+                not v.previous_a,
+                self._turn.get(v.config.id, len(self._turn)),
+                v.memory.energy_wh,
+                v.config.id,
+            ),
+        )
+        return {view.config.id: position for position, view in enumerate(ranked)}
+
+    def _targets(
+        self,
+        views: Mapping[str, _View],
+        available: Mapping[str, PhaseCurrents],
+        failsafe: frozenset[str],
+        turns: Mapping[str, int],
+    ) -> dict[str, Allocation]:
+        """Decide what every charger should get if it could change at once."""
+        site, settings = self._config, self._settings
+        targets: dict[str, Allocation] = {}
+        demands: list[Demand] = []
+        for view in views.values():
+            charger = view.config
+            if view.status is Reason.OFFLINE:
+                targets[charger.id] = Allocation(limit_a=self._worst_a(view), reason=view.status)
+                continue
+            if view.status is not None:
+                targets[charger.id] = Allocation(limit_a=0.0, reason=view.status)
+                continue
+            max_a = charger.max_a
+            if view.path[0] in failsafe:
+                if site.failsafe_a < charger.min_a:
+                    targets[charger.id] = Allocation(limit_a=0.0, reason=Reason.FAILSAFE)
+                    continue
+                max_a = min(max_a, site.failsafe_a)
+            floor_a = view.memory.demand_floor_a
+            demands.append(
+                Demand(
+                    id=charger.id,
+                    nodes=view.path,
+                    lines=view.lines,
+                    min_a=charger.min_a,
+                    max_a=max_a,
+                    demand_a=math.inf if floor_a is None else floor_a + settings.demand_headroom_a,
+                    priority=charger.priority,
+                    arrival=view.arrival,
+                    turn=turns[charger.id],
+                )
+            )
+        for charger_id, allocation in allocate(available, demands, site.strategy).items():
+            on_failsafe = views[charger_id].path[0] in failsafe and allocation.limit_a > 0
+            targets[charger_id] = (
+                Allocation(limit_a=allocation.limit_a, reason=Reason.FAILSAFE)
+                if on_failsafe
+                else allocation
+            )
+        return targets
+
+    # Step 6: dynamics.
+
+    def _dynamics(
+        self,
+        views: Mapping[str, _View],
+        targets: Mapping[str, Allocation],
+        available: Mapping[str, PhaseCurrents],
+        turns: Mapping[str, int],
+        now: float,
+    ) -> dict[str, ChargerLimit]:
+        """Turn targets into the limits to send now."""
+        settings = self._settings
+        controlled = [view for view in views.values() if view.status is not Reason.OFFLINE]
+        limit_a: dict[str, float] = {}
+        small_cuts: list[_View] = []
+        raises: list[_View] = []
+        for view in controlled:
+            target_a, previous_a = targets[view.config.id].limit_a, view.previous_a
+            if previous_a is None or target_a == previous_a:
+                limit_a[view.config.id] = target_a
+            elif target_a < previous_a:
+                small = target_a > 0 and previous_a - target_a < settings.min_change_a
+                limit_a[view.config.id] = previous_a if small else target_a
+                if small:
+                    small_cuts.append(view)
+            else:
+                limit_a[view.config.id] = previous_a
+                raises.append(view)
+        # Keep small cuts unsent only while every node stays within its limit.
+        loads = _loads(controlled, limit_a)
+        for key, load_a in loads.items():
+            if load_a > _at(available, key) + EPSILON_A:
+                for view in small_cuts:
+                    if key[0] in view.path and key[1] in view.lines:
+                        limit_a[view.config.id] = targets[view.config.id].limit_a
+        reasons = {key: target.reason for key, target in targets.items()}
+        room = _room(controlled, limit_a, available)
+        raises.sort(key=lambda v: (-v.config.priority, turns.get(v.config.id, 0), v.config.id))
+        for view in raises:
+            limit_a[view.config.id], held = self._raise(view, targets[view.config.id], room, now)
+            if held is not None:
+                reasons[view.config.id] = held
+        return {
+            view.config.id: self._decide(
+                view, targets[view.config.id], limit_a.get(view.config.id), reasons, now
+            )
+            for view in views.values()
+        }
+
+    def _raise(
+        self,
+        view: _View,
+        target: Allocation,
+        room: dict[tuple[str, Line], float],
+        now: float,
+    ) -> tuple[float, Reason | None]:
+        """Return the limit a charger may be raised to now, and why it waits when it does."""
+        settings, charger = self._settings, view.config
+        previous_a = view.previous_a or 0.0
+        memory = view.memory
+        if memory.changed_at is not None and now - memory.changed_at < settings.settle_s:
+            return previous_a, Reason.RAMP_HOLD
+        if len(_recent(memory.changes, now)) >= settings.max_changes_per_hour:
+            return previous_a, Reason.CHANGE_BUDGET
+        wanted_a = min(target.limit_a, max(charger.min_a, previous_a + settings.raise_step_a))
+        if wanted_a - previous_a < settings.min_change_a:
+            return previous_a, None
+        keys = [(node_id, line) for node_id in view.path for line in view.lines]
+        counted = {key: max(view.drawn_a[key[1]], previous_a) for key in keys}
+        fits_a = min((room[key] + counted[key] for key in keys), default=math.inf)
+        granted_a = min(wanted_a, fits_a)
+        if granted_a < charger.min_a or granted_a - previous_a < settings.min_change_a:
+            return previous_a, Reason.RAMP_HOLD
+        for key in keys:
+            room[key] -= max(view.drawn_a[key[1]], granted_a) - counted[key]
+        return granted_a, None if granted_a == target.limit_a else Reason.RAMP_HOLD
+
+    def _decide(
+        self,
+        view: _View,
+        target: Allocation,
+        limit_a: float | None,
+        reasons: Mapping[str, Reason],
+        now: float,
+    ) -> ChargerLimit:
+        """Record the decision for one charger and describe it."""
+        charger, memory = view.config, view.memory
+        if limit_a is None:  # offline: nothing is sent, it is counted at its worst case
+            return ChargerLimit(limit_a=target.limit_a, phases=charger.phases, reason=target.reason)
+        if limit_a != view.previous_a:
+            memory.ramp_from_a = math.inf if view.previous_a is None else view.previous_a
+            memory.limit_a, memory.changed_at = limit_a, now
+            memory.changes = (*_recent(memory.changes, now), now)
+        reason = reasons[charger.id]
+        if reason is not target.reason:
+            return ChargerLimit(limit_a=limit_a, phases=charger.phases, reason=reason)
+        return ChargerLimit(
+            limit_a=limit_a,
+            phases=charger.phases,
+            reason=reason,
+            node_id=target.node_id,
+            line=target.line,
+        )
+
+    def _allocated(
+        self, views: Mapping[str, _View], limits: Mapping[str, ChargerLimit]
+    ) -> dict[str, PhaseCurrents]:
+        allocated: dict[str, PhaseCurrents] = dict.fromkeys(self._paths, (0.0, 0.0, 0.0))
+        for view in views.values():
+            load = _on_lines(limits[view.config.id].limit_a, view.lines)
+            for node_id in view.path:
+                allocated[node_id] = _add(allocated[node_id], load)
+        return allocated
+
+
+def _recent(times: Iterable[float], now: float) -> tuple[float, ...]:
+    return tuple(at for at in times if now - at < HOUR_S)
+
+
+def _add(left: PhaseCurrents, right: PhaseCurrents) -> PhaseCurrents:
+    return (left[0] + right[0], left[1] + right[1], left[2] + right[2])
+
+
+def _sub(left: PhaseCurrents, right: PhaseCurrents) -> PhaseCurrents:
+    return (left[0] - right[0], left[1] - right[1], left[2] - right[2])
+
+
+def _on_lines(current_a: float, lines: Iterable[Line]) -> PhaseCurrents:
+    per_line = [0.0, 0.0, 0.0]
+    for line in lines:
+        per_line[line] += current_a
+    return (per_line[0], per_line[1], per_line[2])
+
+
+def _at(available: Mapping[str, PhaseCurrents], key: tuple[str, Line]) -> float:
+    return available[key[0]][key[1]]
+
+
+def _loads(views: Iterable[_View], limit_a: Mapping[str, float]) -> dict[tuple[str, Line], float]:
+    """Per node line: the sum of the chargers' limits on it."""
+    loads: dict[tuple[str, Line], float] = {}
+    for view in views:
+        for node_id in view.path:
+            for line in view.lines:
+                key = (node_id, line)
+                loads[key] = loads.get(key, 0.0) + limit_a[view.config.id]
+    return loads
+
+
+def _room(
+    views: Iterable[_View],
+    limit_a: Mapping[str, float],
+    available: Mapping[str, PhaseCurrents],
+) -> dict[tuple[str, Line], float]:
+    """Per node line: what is free when every charger counts at max(what it draws, its limit)."""
+    room = {
+        (node_id, Line(line)): free[line]
+        for node_id, free in available.items()
+        for line in range(3)
+    }
+    for view in views:
+        for line in Line:
+            counted_a = max(
+                view.drawn_a[line], limit_a[view.config.id] if line in view.lines else 0.0
+            )
+            for node_id in view.path:
+                room[node_id, line] -= counted_a
+    return room
