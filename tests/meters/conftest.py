@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 import functools
@@ -31,6 +32,7 @@ class FakeMeter:
     exception: ExcCodes | None = None
     silent: bool = False
     reads: int = 0
+    read_seen: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     server: ModbusTcpServer | None = field(default=None, repr=False)
 
     @property
@@ -106,6 +108,7 @@ async def _action(
     if set_values is not None:
         return None
     meter.reads += 1
+    meter.read_seen.set()
     if meter.silent:
         # With ignore_missing_devices the server drops the request: the client times out.
         raise NoSuchIdException(f"unit {meter.unit_id} is silent")

@@ -141,17 +141,23 @@ async def test_an_unusable_state_makes_the_meter_unhealthy_at_once(
     assert f"Meter p1 ({', '.join(CURRENTS)}) is back" in caplog.text
 
 
-async def test_a_missing_entity_makes_the_meter_unhealthy(
-    hass: HomeAssistant, clock: FakeClock
+async def test_a_missing_entity_is_logged_only_after_the_grace_period(
+    hass: HomeAssistant, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     set_states(hass, CURRENTS[:2], (1, 2), "A")
-    meter = HomeAssistantSensorMeter(hass, "p1", current_entity_ids=CURRENTS, clock=clock)
+    meter = HomeAssistantSensorMeter(
+        hass, "p1", current_entity_ids=CURRENTS, timeout_s=TIMEOUT_S, clock=clock
+    )
 
     await meter.start()
-    await meter.stop()
-
     assert meter.health is MeterHealth.UNHEALTHY
     assert meter.problem == "sensor.current_l3 does not exist"
+    assert "is unavailable" not in caplog.text
+
+    fire_after(hass, TIMEOUT_S + 1)
+    await meter.stop()
+
+    assert "is unavailable: sensor.current_l3 does not exist" in caplog.text
 
 
 async def test_no_update_for_the_timeout_makes_the_meter_unhealthy(

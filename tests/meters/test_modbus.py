@@ -545,7 +545,22 @@ async def test_polling_survives_an_unexpected_error(
     assert "Unexpected error reading meter main" in caplog.text
 
 
-@pytest.mark.parametrize("unit_id", [-1, 248])
+async def test_stop_ends_a_request_in_flight(
+    hass: HomeAssistant, modbus_gateway: GatewayFactory
+) -> None:
+    fake = FakeMeter(unit_id=1, register_map=SDM630, silent=True)
+    gateway = await modbus_gateway([fake])
+    link = ModbusLink(
+        transport=ModbusTransport.TCP, host="127.0.0.1", port=gateway.port, request_timeout_s=30
+    )
+    meter = ModbusMeter("main", link=link, unit_id=1, model=MeterModel.EASTRON_SDM630)
+    await meter.start()
+    async with asyncio.timeout(5):
+        await fake.read_seen.wait()
+        await meter.stop()
+
+
+@pytest.mark.parametrize("unit_id", [-1, 256])
 def test_unit_id_must_be_a_modbus_address(unit_id: int) -> None:
     with pytest.raises(ValueError, match="unit_id"):
         ModbusMeter("m", link=tcp_link(502), unit_id=unit_id, model=MeterModel.EASTRON_SDM630)

@@ -208,6 +208,9 @@ class ModbusGateway:
             # A late answer could be paired with the next request (RTU frames carry no
             # transaction id): start again on a clean connection.
             self.close()
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                # pymodbus turns the cancellation of a request into an I/O error.
+                raise asyncio.CancelledError from err
             raise MeterTimeoutError(f"no answer from {where}") from err
         except ModbusException as err:
             self.close()
@@ -333,8 +336,8 @@ class ModbusMeter(MeterSource):
     ) -> None:
         """Describe the meter; `pool` shares gateways between meters (one per site)."""
         super().__init__(meter_id, timeout_s=timeout_s, clock=clock)
-        if not 0 <= unit_id <= 247:
-            raise ValueError("unit_id must be 0..247")
+        if not 0 <= unit_id <= 255:
+            raise ValueError("unit_id must be 0..255")
         self.link = link
         self.unit_id = unit_id
         self.register_map = REGISTER_MAPS[model]

@@ -130,8 +130,11 @@ class MeterSource(ABC):
     def _fail(self, problem: str) -> None:
         """Turn unhealthy at once: the measurement is known to be lost."""
         self._problem = problem
-        self._cancel_watchdog()
-        self._become_unhealthy()
+        if self._health is MeterHealth.HEALTHY:
+            self._cancel_watchdog()
+            self._become_unhealthy()
+        # Otherwise a source still waiting for its first reading keeps its grace period:
+        # sensors of other integrations are often unavailable for a moment while HA starts.
 
     def _arm_watchdog(self, delay_s: float) -> None:
         self._cancel_watchdog()
