@@ -37,9 +37,8 @@ class TokenBucket:
 class WebSocketConnection:
     """Adapts an aiohttp WebSocketResponse to the connection the ocpp library expects.
 
-    Frames that are not text, and chargers that send faster than the token bucket allows,
-    get their socket closed: one misbehaving charger must not cost the others their share
-    of the event loop.
+    It also holds the charger's flood allowance: one misbehaving charger must not cost the
+    others their share of the event loop.
     """
 
     def __init__(self, ws: web.WebSocketResponse, bucket: TokenBucket, name: str) -> None:
@@ -54,17 +53,14 @@ class WebSocketConnection:
         """Whether the socket is closed or closing."""
         return self._ws.closed
 
-    def charge(self, cost: float) -> bool:
-        """Spend extra tokens for a frame that cost more than a normal one to handle."""
+    def charge(self, cost: float = 1.0) -> bool:
+        """Spend flood allowance on a received frame; False when the charger has used it up."""
         return self._bucket.take(cost)
 
     async def recv(self) -> str:
         """Return the next text frame."""
         msg = await self._ws.receive()
         if msg.type is WSMsgType.TEXT:
-            if not self._bucket.take():
-                await self.close(WSCloseCode.POLICY_VIOLATION, "too many messages")
-                raise ConnectionClosedError(self.close_reason)
             return str(msg.data)
         if msg.type is WSMsgType.BINARY:
             await self.close(WSCloseCode.UNSUPPORTED_DATA, "binary frames are not OCPP-J")

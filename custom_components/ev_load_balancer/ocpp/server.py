@@ -243,9 +243,6 @@ class CentralSystem:
             charger = self._chargers[cp_id] = _Charger(
                 ChargerState(charge_point_id=cp_id, registration=Registration.PENDING)
             )
-        if (previous := charger.session) is not None:
-            # Chargers often reconnect before the old connection has timed out.
-            await previous.close(WSCloseCode.GOING_AWAY, "replaced by a new connection")
         loop = asyncio.get_running_loop()
         connection = WebSocketConnection(
             ws,
@@ -269,7 +266,10 @@ class CentralSystem:
             else Ocpp201ChargePoint(session, connection, self._log)
         )
         session.protocol = protocol
-        charger.session = session
+        previous, charger.session = charger.session, session
+        if previous is not None:
+            # Chargers often reconnect before the old connection has timed out.
+            await previous.close(WSCloseCode.GOING_AWAY, "replaced by a new connection")
         state = charger.state
         state.registration = Registration.ACCEPTED if config else Registration.PENDING
         state.connected = True

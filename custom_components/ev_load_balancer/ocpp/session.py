@@ -9,8 +9,8 @@ charger falls back by itself to the failsafe current within one lease.
 """
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 import json
@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode
 from ocpp.exceptions import OCPPError, SecurityError
-from ocpp.messages import unpack
+from ocpp.messages import MessageType, unpack
 
 from .connection import ConnectionClosedError, WebSocketConnection
 from .meter import apply_meter_values
@@ -107,6 +107,7 @@ class ChargerSession:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._set_up = False
+        self._in_flight = 0
 
     @property
     def charge_point_id(self) -> str:
@@ -194,6 +195,9 @@ class ChargerSession:
             meter_start_wh=meter_start_wh,
         )
         connector.session_energy_wh = 0.0 if meter_start_wh is not None else None
+        # A TxProfile refused without a session, or at the end of the last one, gets
+        # another chance in this one.
+        self.memory.rejected_purposes.discard(ProfilePurpose.TX_PROFILE)
         self.emit(EventType.TRANSACTION, connector_id)
         return connector
 
@@ -233,13 +237,23 @@ class ChargerSession:
             while True:
                 raw = await self.connection.recv()
                 self.state.last_seen = self.clock()
-                if (error := self._unparseable(raw)) is not None:
-                    # Garbage costs extra from the flood allowance.
+                try:
+                    message = unpack(raw)
+                except OCPPError as err:
                     if not self.connection.charge(_MALFORMED_COST):
                         await self.close(WSCloseCode.POLICY_VIOLATION, "too many malformed frames")
                         return
-                    await self.connection.send(error)
+                    # The library would only log it; the charger deserves an answer.
+                    await self.connection.send(self._call_error(raw, err))
                     continue
+                if message.message_type_id == MessageType.Call or not self._in_flight:
+                    # Answers to our own requests are free: we set their pace.
+                    if not self.connection.charge():
+                        await self.close(WSCloseCode.POLICY_VIOLATION, "too many messages")
+                        return
+                    if message.message_type_id != MessageType.Call:
+                        # Nobody waits for it; the library would queue it for ever.
+                        continue
                 await protocol.route_message(raw)
                 # A charger that reconnects without rebooting sends no BootNotification:
                 # its first other message shows it is up.
@@ -252,22 +266,18 @@ class ChargerSession:
             if not self.connection.closed:
                 await self.close(WSCloseCode.GOING_AWAY, "")
 
-    def _unparseable(self, raw: str) -> str | None:
-        """Return a CallError for a frame that is not OCPP-J; the library would only log it."""
-        try:
-            unpack(raw)
-        except OCPPError as err:
-            unique_id = "-1"
-            with suppress(ValueError):
-                decoded = json.loads(raw)
-                if isinstance(decoded, list) and len(decoded) > 1 and isinstance(decoded[1], str):
-                    unique_id = decoded[1]
-            code = err.code
-            if code == "FormatViolation" and self.state.ocpp_version is OcppVersion.V16:
-                # OCPP 1.6 spells it this way.
-                code = "FormationViolation"
-            return json.dumps([4, unique_id, code, err.description, {}], separators=(",", ":"))
-        return None
+    def _call_error(self, raw: str, err: OCPPError) -> str:
+        """A CallError for a frame that is not OCPP-J, with its id when one can be found."""
+        unique_id = "-1"
+        with suppress(ValueError):
+            decoded = json.loads(raw)
+            if isinstance(decoded, list) and len(decoded) > 1 and isinstance(decoded[1], str):
+                unique_id = decoded[1]
+        code = err.code
+        if code == "FormatViolation" and self.state.ocpp_version is OcppVersion.V16:
+            # OCPP 1.6 spells it this way.
+            code = "FormationViolation"
+        return json.dumps([4, unique_id, code, err.description, {}], separators=(",", ":"))
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket; run() then ends."""
@@ -285,11 +295,20 @@ class ChargerSession:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @contextmanager
+    def _awaiting_answer(self) -> Iterator[None]:
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+
     async def _owned[T](self, coro: Coroutine[Any, Any, T], name: str) -> T:
         """Run requests in a task the session owns, so that closing it ends them at once."""
         task = self._spawn(coro, name)
         try:
-            return await task
+            with self._awaiting_answer():
+                return await task
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if task.cancelled() and current is not None and not current.cancelling():
@@ -323,13 +342,15 @@ class ChargerSession:
                     requested_at = connector.limit.requested_at
                     # Only a request the balancer made within one lease is still its wish.
                     if requested_a is not None and requested_at and now - requested_at < lease:
-                        await self._send_limit(connector, requested_a, force=True)
+                        # A charger that only reconnected still holds its profiles.
+                        await self._send_limit(connector, requested_a, force=rebooted)
             except ConnectionClosedError:
                 return
 
     async def _attempt(self, coro: Coroutine[Any, Any, None], what: str) -> bool:
         try:
-            await coro
+            with self._awaiting_answer():
+                await coro
         except (TimeoutError, OCPPError) as err:
             _LOGGER.warning("%s did not answer the %s request: %s", self.charge_point_id, what, err)
             return False
