@@ -43,8 +43,9 @@ failsafe current by design. During a session it goes out as a TxProfile, otherwi
 TxDefaultProfile; a refused purpose is retried with the other and then surfaced. Connector 0
 sets the station maximum (ChargePointMaxProfile / ChargingStationMaxProfile on EVSE 0), without
 a lease, for a rarely changed cap. Chargers that accept only watts get ``A x V x phases``.
-``clear_limit`` removes a dynamic limit. After a reconnect or reboot the base profile and
-every limit requested within the last lease are sent again.
+``clear_limit`` removes a dynamic limit. After a reboot (a BootNotification) the base profile
+and every limit requested within the last lease are sent again; after a mere reconnect the
+charger still holds them and only the usual rules apply.
 """
 
 from .models import (

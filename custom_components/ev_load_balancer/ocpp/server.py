@@ -237,6 +237,10 @@ class CentralSystem:
             heartbeat=settings.ping_interval_s,
         )
         await ws.prepare(request)
+        if self._runner is None:
+            # stop() began while the handshake ran: this socket missed its close.
+            await ws.close(code=WSCloseCode.GOING_AWAY)
+            return ws
 
         charger = self._chargers.get(cp_id)
         if charger is None:
@@ -267,9 +271,6 @@ class CentralSystem:
         )
         session.protocol = protocol
         previous, charger.session = charger.session, session
-        if previous is not None:
-            # Chargers often reconnect before the old connection has timed out.
-            await previous.close(WSCloseCode.GOING_AWAY, "replaced by a new connection")
         state = charger.state
         state.registration = Registration.ACCEPTED if config else Registration.PENDING
         state.connected = True
@@ -278,6 +279,9 @@ class CentralSystem:
         _LOGGER.info("Charge point %s connected (OCPP %s)", cp_id, version)
         self._emit(ChargerEvent(type=EventType.CONNECTED, charge_point_id=cp_id))
         try:
+            if previous is not None:
+                # Chargers often reconnect before the old connection has timed out.
+                await previous.close(WSCloseCode.GOING_AWAY, "replaced by a new connection")
             await session.run()
         finally:
             if charger.session is session:

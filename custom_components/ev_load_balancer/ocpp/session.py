@@ -151,9 +151,10 @@ class ChargerSession:
         state.vendor, state.model = vendor, model
         state.serial_number, state.firmware_version = serial_number, firmware_version
         state.booted_at = self.clock()
-        # The user may have accepted a pending charger since it connected.
-        if self._charger_config(self.charge_point_id) is not None:
-            state.registration = Registration.ACCEPTED
+        # The user may have accepted a pending charger, or removed a known one, since it
+        # connected.
+        known = self._charger_config(self.charge_point_id) is not None
+        state.registration = Registration.ACCEPTED if known else Registration.PENDING
         self.emit(
             EventType.BOOTED if state.registration is Registration.ACCEPTED else EventType.PENDING
         )
@@ -198,6 +199,7 @@ class ChargerSession:
         # A TxProfile refused without a session, or at the end of the last one, gets
         # another chance in this one.
         self.memory.rejected_purposes.discard(ProfilePurpose.TX_PROFILE)
+        self.memory.refused.pop(connector_id, None)
         self.emit(EventType.TRANSACTION, connector_id)
         return connector
 
