@@ -39,6 +39,7 @@ from custom_components.ev_load_balancer.meters.registers import (
     EM24,
     EM24_ETHERNET,
     SDM630,
+    RegisterField,
     RegisterKind,
     RegisterMap,
 )
@@ -213,10 +214,6 @@ async def _abb_invalid_marker(fake: FakeMeter) -> None:
     await fake.write_raw(ABB_B23_B24.current_a[1], 0xFFFF_FFFF)
 
 
-async def _abb_invalid_signed_marker(fake: FakeMeter) -> None:
-    await fake.write_raw(ABB_B23_B24.power_w[2], 0x7FFF_FFFF)
-
-
 async def _nan(fake: FakeMeter) -> None:
     await fake.write_raw(SDM630.current_a[2], math.nan)
 
@@ -227,7 +224,6 @@ async def _nan(fake: FakeMeter) -> None:
         (MeterModel.EASTRON_SDM630, _device_failure, "exception 0x04"),
         (MeterModel.CARLO_GAVAZZI_EM24, _stop_answering, "no answer"),
         (MeterModel.ABB_B23_B24, _abb_invalid_marker, "0x5b0e holds no valid value"),
-        (MeterModel.ABB_B23_B24, _abb_invalid_signed_marker, "0x5b1a holds no valid value"),
         (MeterModel.EASTRON_SDM630, _nan, "0x000a holds nan"),
     ],
 )
@@ -277,6 +273,38 @@ async def test_a_fault_makes_the_meter_unhealthy_within_its_timeout_and_it_recov
     assert len(warnings) == 1
     assert "is unavailable" in warnings[0].message
     assert sum("meter_1" in r.message and "is back" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("register_field", "raw", "left_out"),
+    [
+        # An import-only B23 marks its export energy invalid for good.
+        (ABB_B23_B24.energy_export_kwh, 0xFFFF_FFFF_FFFF_FFFF, {"energy_export_kwh": None}),
+        (ABB_B23_B24.power_w[2], 0x7FFF_FFFF, {"power_w": None}),
+        (ABB_B23_B24.voltage_v[0], 0xFFFF_FFFF, {"voltage_v": None}),
+    ],
+)
+async def test_an_invalid_value_other_than_current_is_left_out(
+    hass: HomeAssistant,
+    *,
+    modbus_gateway: GatewayFactory,
+    clock: FakeClock,
+    register_field: RegisterField,
+    raw: int,
+    left_out: dict[str, None],
+) -> None:
+    fake = FakeMeter(unit_id=1, register_map=ABB_B23_B24)
+    gateway = await modbus_gateway([fake])
+    await fake.write_reading(KNOWN)
+    await fake.write_raw(register_field, raw)
+    meter = make_meter(tcp_link(gateway.port), MeterModel.ABB_B23_B24, clock=clock)
+    await meter.start()
+
+    reading = await meter.async_poll()
+
+    await meter.stop()
+    assert reading == replace(KNOWN, timestamp=clock.now, **left_out)
+    assert meter.health is MeterHealth.HEALTHY
 
 
 async def test_an_unreachable_meter_is_unhealthy_after_its_timeout(

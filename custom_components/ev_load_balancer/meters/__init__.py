@@ -10,9 +10,14 @@ The coordinator's view of every source (`MeterSource`):
   a clock is injected).
 - `source.health` (`MeterHealth`) and `source.problem`: a source is healthy while its latest
   reading is younger than `source.timeout_s` and nothing has shown the measurement to be lost.
-  A fault (timeout, Modbus exception, invalid marker, NaN, an unavailable or unknown entity,
-  a stale value) never becomes a reading: `reading` keeps the last valid one, with its old
-  timestamp, and the source turns unhealthy. Outages are logged once, recoveries once.
+  A fault never becomes a reading: `reading` keeps the last valid one, with its old
+  timestamp. A Modbus fault (timeout, exception response, an invalid marker or NaN in a
+  current) turns the source unhealthy once no valid reading came for `timeout_s` (one bad
+  poll on a noisy RS485 bus does not trip the failsafe); an invalid voltage, power or energy
+  is only left out (None). An unavailable, unknown or non-numeric entity, or a lost charger,
+  turns the source unhealthy at once. A source starts unhealthy and gets `timeout_s` to
+  deliver its first reading before its outage is logged. Outages are logged once, recoveries
+  once.
 - `source.add_listener(callback)`: `callback(source)` on every new reading and every health
   change, from the event loop; returns a function that removes the listener.
 
@@ -22,6 +27,7 @@ Sources:
   pool=ModbusGatewayPool())`: polled every `poll_interval_s` (1 s). Meters whose links are
   equal (same host and port, or same serial port) share one client from the pool and take
   turns on it. Reconnects with a doubling back-off. `await meter.async_poll()` reads once.
+  Models and their register maps: `REGISTER_MAPS` (see `registers.py` for the sources).
 - `HomeAssistantSensorMeter(hass, meter_id, current_entity_ids=[...])` or with
   `power_entity_ids` and `voltage_entity_ids`: follows the entities' state changes at once.
 - `ChargerSumMeter(meter_id, charger_ids=[...])`: fed by the coordinator through

@@ -20,6 +20,7 @@ from pymodbus.pdu import ModbusPDU
 from .registers import (
     REGISTER_MAPS,
     MeterModel,
+    PhaseFields,
     RegisterBlock,
     RegisterField,
     RegisterKind,
@@ -273,13 +274,21 @@ class ModbusGatewayPool:
         gateway.close()
 
 
+class _InvalidValueError(Exception):
+    """A register holds the meter's "no value" marker, NaN or infinity."""
+
+
 def decode_reading(
     register_map: RegisterMap,
     blocks: Sequence[RegisterBlock],
     registers: Sequence[Sequence[int]],
     timestamp: float,
 ) -> PhaseReading:
-    """Turn the registers of `blocks` into a reading; raise on a marker, NaN or infinity."""
+    """Turn the registers of `blocks` into a reading.
+
+    An invalid current fails the reading; an invalid voltage, power or energy only leaves that
+    quantity out (an import-only ABB B23 marks its export energy invalid forever).
+    """
 
     def value(field: RegisterField) -> float:
         for block, block_registers in zip(blocks, registers, strict=True):
@@ -296,25 +305,37 @@ def decode_reading(
         if not isinstance(raw, int | float):
             raise TypeError(f"register {field.address:#06x} does not hold a number")
         if field.invalid_raw is not None and raw == field.invalid_raw:
-            raise MeterResponseError(f"register {field.address:#06x} holds no valid value")
+            raise _InvalidValueError(f"register {field.address:#06x} holds no valid value")
         if not math.isfinite(raw):
-            raise MeterResponseError(f"register {field.address:#06x} holds {raw}")
+            raise _InvalidValueError(f"register {field.address:#06x} holds {raw}")
         return raw / field.divisor
 
-    def phases(fields: tuple[RegisterField, RegisterField, RegisterField]) -> PhaseValues:
+    def phases(fields: PhaseFields) -> PhaseValues:
         l1, l2, l3 = (value(field) for field in fields)
         return (l1, l2, l3)
 
-    def optional(field: RegisterField | None) -> float | None:
-        return None if field is None else value(field)
+    def optional_phases(fields: PhaseFields | None) -> PhaseValues | None:
+        try:
+            return None if fields is None else phases(fields)
+        except _InvalidValueError:
+            return None
 
-    current = phases(register_map.current_a)
+    def optional_value(field: RegisterField | None) -> float | None:
+        try:
+            return None if field is None else value(field)
+        except _InvalidValueError:
+            return None
+
+    try:
+        current = phases(register_map.current_a)
+    except _InvalidValueError as err:
+        raise MeterResponseError(str(err)) from None
     return PhaseReading(
         current_a=(abs(current[0]), abs(current[1]), abs(current[2])),
-        voltage_v=None if register_map.voltage_v is None else phases(register_map.voltage_v),
-        power_w=None if register_map.power_w is None else phases(register_map.power_w),
-        energy_import_kwh=optional(register_map.energy_import_kwh),
-        energy_export_kwh=optional(register_map.energy_export_kwh),
+        voltage_v=optional_phases(register_map.voltage_v),
+        power_w=optional_phases(register_map.power_w),
+        energy_import_kwh=optional_value(register_map.energy_import_kwh),
+        energy_export_kwh=optional_value(register_map.energy_export_kwh),
         timestamp=timestamp,
     )
 
