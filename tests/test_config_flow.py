@@ -20,6 +20,8 @@ from custom_components.ev_load_balancer.const import (
     SITE,
 )
 
+from .conftest import free_port, site_data
+
 SITE_INPUT: dict[str, Any] = {
     "name": "Garage",
     "grid": "TN",
@@ -31,25 +33,6 @@ SITE_INPUT: dict[str, Any] = {
     "failsafe_a": 6,
 }
 SENSORS = ["sensor.l1", "sensor.l2", "sensor.l3"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _site_data(port: int = 9000, **changes: Any) -> dict[str, Any]:
-    return {
-        **SITE_INPUT,
-        "phases": 3,
-        CONF_OCPP_PORT: port,
-        CONF_UNKNOWN_CHARGERS: "pending",
-        CONF_CERTFILE: None,
-        CONF_KEYFILE: None,
-        CONF_METER: {"meter_type": "chargers", "includes_chargers": True},
-        **changes,
-    }
 
 
 async def _to_meter_menu(hass: HomeAssistant, port: int) -> str:
@@ -68,7 +51,7 @@ async def _to_meter_menu(hass: HomeAssistant, port: int) -> str:
 
 @pytest.mark.usefixtures("socket_enabled")
 async def test_site_with_sensor_meter(hass: HomeAssistant) -> None:
-    port = _free_port()
+    port = free_port()
     flow_id = await _to_meter_menu(hass, port)
     result = await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "sensors"})
     assert result["step_id"] == "sensors"
@@ -78,7 +61,7 @@ async def test_site_with_sensor_meter(hass: HomeAssistant) -> None:
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Garage"
-    assert result["data"] == _site_data(
+    assert result["data"] == site_data(
         port,
         meter={
             "meter_type": "sensors",
@@ -92,11 +75,11 @@ async def test_site_with_sensor_meter(hass: HomeAssistant) -> None:
 
 @pytest.mark.usefixtures("socket_enabled")
 async def test_site_measured_by_its_chargers(hass: HomeAssistant) -> None:
-    port = _free_port()
+    port = free_port()
     flow_id = await _to_meter_menu(hass, port)
     result = await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "chargers"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == _site_data(port)
+    assert result["data"] == site_data(port)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +117,7 @@ async def test_site_values_checked(
 async def test_sensor_meter_checked(
     hass: HomeAssistant, sensors: dict[str, Any], errors: dict[str, str]
 ) -> None:
-    flow_id = await _to_meter_menu(hass, _free_port())
+    flow_id = await _to_meter_menu(hass, free_port())
     await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "sensors"})
     result = await hass.config_entries.flow.async_configure(
         flow_id, {**sensors, "includes_chargers": True}
@@ -145,7 +128,7 @@ async def test_sensor_meter_checked(
 
 @pytest.mark.usefixtures("socket_enabled")
 async def test_power_and_voltage_sensors_accepted(hass: HomeAssistant) -> None:
-    flow_id = await _to_meter_menu(hass, _free_port())
+    flow_id = await _to_meter_menu(hass, free_port())
     await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "sensors"})
     result = await hass.config_entries.flow.async_configure(
         flow_id,
@@ -177,7 +160,7 @@ async def test_port_in_use_is_refused_then_recovers(hass: HomeAssistant) -> None
 
 
 async def test_same_port_twice_aborts(hass: HomeAssistant) -> None:
-    MockConfigEntry(domain=DOMAIN, data=_site_data(9000)).add_to_hass(hass)
+    MockConfigEntry(domain=DOMAIN, data=site_data(9000)).add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE_INPUT)
     result = await hass.config_entries.flow.async_configure(
@@ -223,7 +206,7 @@ def _self_signed(tmp_path: Path) -> tuple[str, str]:
 @pytest.mark.usefixtures("socket_enabled")
 async def test_tls_files_checked(hass: HomeAssistant, tmp_path: Path) -> None:
     certfile, keyfile = _self_signed(tmp_path)
-    port = _free_port()
+    port = free_port()
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     flow_id = result["flow_id"]
     await hass.config_entries.flow.async_configure(flow_id, SITE_INPUT)
@@ -249,7 +232,7 @@ async def test_reconfigure_keeps_port_and_changes_fuse(hass: HomeAssistant) -> N
         busy.bind(("", 0))
         busy.listen()
         port = int(busy.getsockname()[1])
-        entry = MockConfigEntry(domain=DOMAIN, title="Garage", data=_site_data(port))
+        entry = MockConfigEntry(domain=DOMAIN, title="Garage", data=site_data(port))
         entry.add_to_hass(hass)
         result = await entry.start_reconfigure_flow(hass)
         assert result["step_id"] == "reconfigure"
@@ -267,13 +250,15 @@ async def test_reconfigure_keeps_port_and_changes_fuse(hass: HomeAssistant) -> N
     assert result["reason"] == "reconfigure_successful"
     assert entry.data["fuse_a"] == 35
     assert entry.data[CONF_UNKNOWN_CHARGERS] == "reject"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 def _entry_with(
     hass: HomeAssistant, *subentries: ConfigSubentryData, **changes: Any
 ) -> MockConfigEntry:
     entry = MockConfigEntry(
-        domain=DOMAIN, title="Garage", data=_site_data(**changes), subentries_data=subentries
+        domain=DOMAIN, title="Garage", data=site_data(**changes), subentries_data=subentries
     )
     entry.add_to_hass(hass)
     return entry

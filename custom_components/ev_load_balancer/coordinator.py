@@ -1,0 +1,464 @@
+"""The balancing loop: collect a snapshot, ask the engine, send the limits, publish state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import ssl
+import time
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .balancing.controller import Controller
+from .balancing.model import (
+    ChargerLimit,
+    ChargerObservation,
+    MeterReading,
+    Reason,
+    Snapshot,
+    StepResult,
+)
+from .const import (
+    CONF_CERTFILE,
+    CONF_FAILSAFE,
+    CONF_KEYFILE,
+    CONF_OCPP_PORT,
+    CONF_UNKNOWN_CHARGERS,
+    CONF_VOLTAGE,
+    DOMAIN,
+    LOGGER,
+)
+from .meter_setup import create_meter
+from .meters import MeterHealth, MeterSource, ModbusGatewayPool
+from .ocpp import (
+    CentralSystem,
+    CentralSystemSettings,
+    ChargerConfig as OcppChargerConfig,
+    ChargerEvent,
+    ChargerState,
+    EventType,
+    LimitResult,
+    Registration,
+    UnknownChargerPolicy,
+)
+from .site_layout import ChargerBinding, RuntimeSettings, SiteLayout, build_layout
+
+CYCLE_INTERVAL = timedelta(seconds=5)
+"""The loop runs at least this often; new readings and charger events run it at once."""
+MIN_CYCLE_SPACING_S = 1.0
+STORE_VERSION = 1
+STORE_SAVE_DELAY_S = 10
+
+EVENT_CHARGER_PAUSED = f"{DOMAIN}_charger_paused"
+EVENT_CHARGER_RESUMED = f"{DOMAIN}_charger_resumed"
+EVENT_FAILSAFE = f"{DOMAIN}_failsafe"
+
+_VEHICLE_STATUSES = frozenset(
+    {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Occupied", "Reserved"}
+)
+"""Connector states in which a car is plugged in (1.6 and 2.0.1 names)."""
+_PAUSED_REASONS = frozenset({Reason.BELOW_MINIMUM, Reason.ROTATION, Reason.FAILSAFE})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteState:
+    """What the entities show after one cycle."""
+
+    result: StepResult
+    cycle_s: float
+    """How long the last cycle took, from its trigger to the limits handed to the chargers."""
+    updated_at: datetime = field(default_factory=dt_util.utcnow)
+
+
+def _ssl_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+    if not certfile or not keyfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def _server_key(entry: ConfigEntry) -> tuple[Any, ...]:
+    """The site settings that only a restart of the OCPP server (and the engine) can take."""
+    return tuple(sorted((k, str(v)) for k, v in entry.data.items()))
+
+
+class SiteCoordinator(DataUpdateCoordinator[SiteState]):
+    """Owns the OCPP server, the meters and the engine of one site."""
+
+    config_entry: ConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Prepare everything; nothing runs before `async_start`."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=entry.title,
+            update_interval=CYCLE_INTERVAL,
+            request_refresh_debouncer=Debouncer(
+                hass, LOGGER, cooldown=MIN_CYCLE_SPACING_S, immediate=True
+            ),
+        )
+        self.store: Store[dict[str, Any]] = Store(hass, STORE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        self.settings = RuntimeSettings()
+        self.layout: SiteLayout = build_layout(entry, self.settings)
+        self.controller = Controller(self.layout.site)
+        self.meters: dict[str, MeterSource] = {}
+        self._modbus_pool = ModbusGatewayPool()
+        self._meter_unsubs: list[Any] = []
+        self._senders: dict[str, _LimitSender] = {}
+        self._previous: Mapping[str, ChargerLimit] = {}
+        self._failsafe_nodes: frozenset[str] = frozenset()
+        self._triggered_at: float | None = None
+        self._server_key = _server_key(entry)
+        self.site_device_id = ""
+        """The device registry id of the site, parent of the other devices."""
+        self._known_subentries = set(entry.subentries)
+        self.subentry_listeners: list[Callable[[str], None]] = []
+        """Platforms' callbacks that add the entities of a subentry added while running."""
+        self.central = CentralSystem(
+            self._ocpp_settings(),
+            charger_config=self._ocpp_charger_config,
+            listener=self._on_charger_event,
+        )
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Restore what survives restarts, start the meters and the OCPP server."""
+        if stored := await self.store.async_load():
+            self.settings = RuntimeSettings.from_dict(stored.get("settings", {}))
+            self.layout = build_layout(self.config_entry, self.settings)
+            self.controller.reconfigure(self.layout.site)
+            self.controller.restore_state(stored.get("controller", {}))
+        await self._async_start_meters()
+        await self.central.start()
+
+    async def async_stop(self) -> None:
+        """Stop everything and save; leaves no task, timer or port behind."""
+        for sender in self._senders.values():
+            sender.cancel()
+        self._senders.clear()
+        await self.central.stop()
+        await self._async_stop_meters()
+        await self.store.async_save(self._store_data())
+
+    async def async_apply_config(self) -> None:
+        """Take a changed configuration without restarting the OCPP server."""
+        self.layout = build_layout(self.config_entry, self.settings)
+        self.controller.reconfigure(self.layout.site)
+        await self._async_stop_meters()
+        await self._async_start_meters()
+        for charger_id in set(self._senders) - set(self.layout.chargers):
+            self._senders.pop(charger_id).cancel()
+        self._update_orphan_issue()
+        await self._async_admit_adopted()
+        added = set(self.config_entry.subentries) - self._known_subentries
+        self._known_subentries = set(self.config_entry.subentries)
+        for subentry_id in sorted(added):
+            for listener in self.subentry_listeners:
+                listener(subentry_id)
+        await self.async_request_refresh()
+
+    def needs_restart(self) -> bool:
+        """Whether the site's own settings changed since start (the server must restart)."""
+        return _server_key(self.config_entry) != self._server_key
+
+    # --- runtime settings (numbers, switches, select, actions) -------------------------------
+
+    async def async_update_settings(self, **changes: Any) -> None:
+        """Change priorities, enabled flags, limits or the strategy, and rebalance at once."""
+        for key, value in changes.items():
+            current = getattr(self.settings, key)
+            if isinstance(current, dict):
+                current.update(value)
+            else:
+                setattr(self.settings, key, value)
+        self.layout = build_layout(self.config_entry, self.settings)
+        self.controller.reconfigure(self.layout.site)
+        self.store.async_delay_save(self._store_data, STORE_SAVE_DELAY_S)
+        # A user's or an automation's change is applied now, not after the debounce.
+        await self.async_refresh()
+
+    def _store_data(self) -> dict[str, Any]:
+        return {"settings": self.settings.as_dict(), "controller": self.controller.export_state()}
+
+    # --- the cycle ---------------------------------------------------------------------------
+
+    async def _async_update_data(self) -> SiteState:
+        started = self._triggered_at or time.monotonic()
+        self._triggered_at = None
+        result = self.controller.step(self._snapshot())
+        for charger_id, limit in result.limits.items():
+            self._send(charger_id, limit)
+        self._fire_transitions(result)
+        self.store.async_delay_save(self._store_data, STORE_SAVE_DELAY_S * 6)
+        return SiteState(result=result, cycle_s=time.monotonic() - started)
+
+    def _snapshot(self) -> Snapshot:
+        now = time.monotonic()
+        wall_now = dt_util.utcnow()
+        meters = {
+            meter_id: MeterReading(currents_a=source.reading.current_a, at=source.reading.timestamp)
+            for meter_id, source in self.meters.items()
+            if source.reading is not None and source.health is MeterHealth.HEALTHY
+        }
+        states = self.central.chargers
+        chargers = {
+            charger_id: self._observe(states.get(binding.charge_point_id), binding, now, wall_now)
+            for charger_id, binding in self.layout.chargers.items()
+        }
+        return Snapshot(now=now, meters=meters, chargers=chargers)
+
+    @staticmethod
+    def _observe(
+        state: ChargerState | None, binding: ChargerBinding, now: float, wall_now: datetime
+    ) -> ChargerObservation:
+        if state is None or not state.connected:
+            return ChargerObservation(online=False, vehicle_connected=False)
+        connector = state.connectors.get(binding.connector_id)
+        if connector is None:
+            return ChargerObservation(online=True, vehicle_connected=False)
+
+        def monotonic(moment: datetime | None) -> float | None:
+            return None if moment is None else now - (wall_now - moment).total_seconds()
+
+        phases = connector.current_import_a
+        currents = (phases.l1, phases.l2, phases.l3)
+        measured = (
+            tuple(value or 0.0 for value in currents)
+            if any(value is not None for value in currents)
+            else None
+        )
+        transaction = connector.transaction
+        limit = connector.limit
+        return ChargerObservation(
+            online=True,
+            vehicle_connected=connector.status in _VEHICLE_STATUSES or transaction is not None,
+            currents_a=measured,
+            measured_at=monotonic(connector.meter_updated_at),
+            session_energy_kwh=(connector.session_energy_wh or 0.0) / 1000,
+            session_started_at=monotonic(transaction.started_at if transaction else None),
+            applied_limit_a=limit.sent_a if limit.accepted else None,
+        )
+
+    def _send(self, charger_id: str, limit: ChargerLimit) -> None:
+        binding = self.layout.chargers.get(charger_id)
+        if binding is None:
+            return
+        sender = self._senders.get(charger_id)
+        if sender is None:
+            sender = self._senders[charger_id] = _LimitSender(self, charger_id)
+        sender.want(limit.limit_a, limit.phases)
+
+    def _fire_transitions(self, result: StepResult) -> None:
+        for charger_id, limit in result.limits.items():
+            before = self._previous.get(charger_id)
+            was_paused = before is not None and before.limit_a == 0
+            paused = limit.limit_a == 0 and limit.reason in _PAUSED_REASONS
+            binding = self.layout.chargers.get(charger_id)
+            if binding is None or was_paused == (limit.limit_a == 0):
+                continue
+            data = {
+                "charger_id": charger_id,
+                "charge_point_id": binding.charge_point_id,
+                "connector_id": binding.connector_id,
+                "reason": limit.reason.value,
+            }
+            if paused:
+                self.hass.bus.async_fire(EVENT_CHARGER_PAUSED, data)
+            elif was_paused and limit.limit_a > 0:
+                self.hass.bus.async_fire(EVENT_CHARGER_RESUMED, data)
+        self._previous = result.limits
+        for node_id in result.failsafe_nodes - self._failsafe_nodes:
+            LOGGER.warning("Failsafe engaged for %s: its meter is lost", node_id)
+            self.hass.bus.async_fire(EVENT_FAILSAFE, {"node_id": node_id, "engaged": True})
+        for node_id in self._failsafe_nodes - result.failsafe_nodes:
+            LOGGER.info("Failsafe released for %s: its meter is back", node_id)
+            self.hass.bus.async_fire(EVENT_FAILSAFE, {"node_id": node_id, "engaged": False})
+        self._failsafe_nodes = result.failsafe_nodes
+
+    @callback
+    def _trigger(self) -> None:
+        """Run the loop at once (debounced), remembering when the trigger came."""
+        if self._triggered_at is None:
+            self._triggered_at = time.monotonic()
+        self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    # --- meters ------------------------------------------------------------------------------
+
+    async def _async_start_meters(self) -> None:
+        for meter_id, data in self.layout.meters.items():
+            source = create_meter(self.hass, meter_id, data, self._modbus_pool)
+            if source is None:
+                continue
+            self.meters[meter_id] = source
+            self._meter_unsubs.append(source.add_listener(self._on_meter))
+            await source.start()
+
+    async def _async_stop_meters(self) -> None:
+        for unsub in self._meter_unsubs:
+            unsub()
+        self._meter_unsubs.clear()
+        meters, self.meters = self.meters, {}
+        for source in meters.values():
+            await source.stop()
+
+    @callback
+    def _on_meter(self, source: MeterSource) -> None:
+        issue_id = f"meter_lost_{source.meter_id}"
+        if source.health is MeterHealth.HEALTHY:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        else:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="meter_lost",
+                translation_placeholders={
+                    "meter": source.describe(),
+                    "problem": source.problem or "",
+                },
+            )
+        self._trigger()
+
+    # --- chargers ----------------------------------------------------------------------------
+
+    def _ocpp_settings(self) -> CentralSystemSettings:
+        data = self.config_entry.data
+        certfile, keyfile = data.get(CONF_CERTFILE), data.get(CONF_KEYFILE)
+        return CentralSystemSettings(
+            host="0.0.0.0",  # noqa: S104 - chargers connect from the local network
+            port=int(data[CONF_OCPP_PORT]),
+            ssl_context=_ssl_context(certfile, keyfile),
+            unknown_chargers=UnknownChargerPolicy(data[CONF_UNKNOWN_CHARGERS]),
+            failsafe_current_a=float(data[CONF_FAILSAFE]),
+            voltage_v=float(data[CONF_VOLTAGE]),
+        )
+
+    def _ocpp_charger_config(self, charge_point_id: str) -> OcppChargerConfig | None:
+        for binding in self.layout.chargers.values():
+            if binding.charge_point_id == charge_point_id:
+                return OcppChargerConfig(password=binding.password)
+        return None
+
+    @callback
+    def _on_charger_event(self, event: ChargerEvent) -> None:
+        if event.type is EventType.PENDING:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"pending_charger_{event.charge_point_id}",
+                is_fixable=True,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="pending_charger",
+                translation_placeholders={"charge_point_id": event.charge_point_id},
+                data={
+                    "entry_id": self.config_entry.entry_id,
+                    "charge_point_id": event.charge_point_id,
+                },
+            )
+            return
+        self._trigger()
+
+    async def _async_admit_adopted(self) -> None:
+        """A pending charger that was just added registers again, now as a known one."""
+        configured = {binding.charge_point_id for binding in self.layout.chargers.values()}
+        for charge_point_id, state in self.central.chargers.items():
+            if charge_point_id in configured and state.registration is Registration.PENDING:
+                ir.async_delete_issue(self.hass, DOMAIN, f"pending_charger_{charge_point_id}")
+                await self.central.disconnect(charge_point_id)
+
+    def charger_state(self, charger_id: str) -> ChargerState | None:
+        """The OCPP state of a configured charger, if it ever connected."""
+        binding = self.layout.chargers.get(charger_id)
+        return None if binding is None else self.central.chargers.get(binding.charge_point_id)
+
+    def report_limit_outcome(
+        self, charger_id: str, result: LimitResult, reason: str | None
+    ) -> None:
+        """Raise or clear the repair issue for a charger that refuses its limits."""
+        issue_id = f"profile_rejected_{charger_id}"
+        if result is LimitResult.REJECTED:
+            binding = self.layout.chargers[charger_id]
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="profile_rejected",
+                translation_placeholders={
+                    "charger": binding.name,
+                    "reason": reason or "no reason given",
+                },
+            )
+        elif result is LimitResult.ACCEPTED:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    def _update_orphan_issue(self) -> None:
+        if self.layout.orphans:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                "orphan_chargers",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="orphan_chargers",
+                translation_placeholders={
+                    "chargers": ", ".join(
+                        self.layout.chargers[c].name for c in sorted(self.layout.orphans)
+                    )
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, "orphan_chargers")
+
+
+class _LimitSender:
+    """Delivers the latest wanted limit to one charger, one request at a time.
+
+    A slow or silent charger must not hold up the loop for the others, and a newer value
+    (above all a lower one) replaces an older one that has not gone out yet.
+    """
+
+    def __init__(self, coordinator: SiteCoordinator, charger_id: str) -> None:
+        self._coordinator = coordinator
+        self._charger_id = charger_id
+        self._wanted: tuple[float, int] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def want(self, limit_a: float, phases: int) -> None:
+        self._wanted = (limit_a, phases)
+        if self._task is None or self._task.done():
+            self._task = self._coordinator.config_entry.async_create_background_task(
+                self._coordinator.hass, self._run(), f"{DOMAIN} limit {self._charger_id}"
+            )
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while self._wanted is not None:
+            limit_a, phases = self._wanted
+            self._wanted = None
+            binding = self._coordinator.layout.chargers.get(self._charger_id)
+            if binding is None:
+                return
+            outcome = await self._coordinator.central.apply_limit(
+                binding.charge_point_id, binding.connector_id, limit_a, phases
+            )
+            self._coordinator.report_limit_outcome(self._charger_id, outcome.result, outcome.reason)
