@@ -1,0 +1,1 @@
+"""Tests for the site simulator and the benchmark."""
