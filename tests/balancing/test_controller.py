@@ -21,6 +21,9 @@ from custom_components.ev_load_balancer.balancing.model import (
 
 from .helpers import L1, L2, L3, SimulatedSite, car, charger, group, idle, site, snapshot
 
+EXACT = ControllerSettings(min_change_a=0.0)
+"""No dead band, so that expected limits are round numbers."""
+
 
 def reasons(result: StepResult) -> dict[str, Reason]:
     return {key: limit.reason for key, limit in result.limits.items()}
@@ -34,7 +37,7 @@ def limits(result: StepResult) -> dict[str, float]:
 
 
 def test_non_ev_load_is_the_meter_minus_the_chargers() -> None:
-    controller = Controller(site(charger("a", max_a=32.0)))
+    controller = Controller(site(charger("a", max_a=32.0)), EXACT)
     result = controller.step(snapshot(0.0, {"a": car(10.0, 10.0, 10.0)}, (15.0, 15.0, 15.0)))
     # 25 A fuse - 2 A margin - (15 - 10) A non-EV load.
     assert result.limits["a"] == ChargerLimit(
@@ -48,13 +51,13 @@ def test_non_ev_load_is_the_meter_minus_the_chargers() -> None:
 def test_meter_without_chargers_is_all_non_ev_load() -> None:
     config = site(charger("a", max_a=32.0))
     root = replace(config.nodes[0], meter_includes_chargers=False)
-    controller = Controller(replace(config, nodes=(root,)))
+    controller = Controller(replace(config, nodes=(root,)), EXACT)
     result = controller.step(snapshot(0.0, {"a": car(10.0, 10.0, 10.0)}, (15.0, 15.0, 15.0)))
     assert result.limits["a"].limit_a == 8.0
 
 
 def test_reserve_is_kept_free_with_the_margin() -> None:
-    controller = Controller(site(charger("a", max_a=32.0), reserve_a=5.0))
+    controller = Controller(site(charger("a", max_a=32.0), reserve_a=5.0), EXACT)
     result = controller.step(snapshot(0.0, {"a": car(0.0, 0.0, 0.0)}, (0.0, 0.0, 0.0)))
     assert result.limits["a"].limit_a == 18.0
 
@@ -63,14 +66,14 @@ def test_unmetered_group_bounds_its_chargers_by_its_limit() -> None:
     config = site(
         charger("a", group="garage"), charger("b", group="garage"), groups=(group("garage", 16.0),)
     )
-    result = Controller(config).step(snapshot(0.0, {"a": car(0, 0, 0), "b": car(0, 0, 0)}))
+    result = Controller(config, EXACT).step(snapshot(0.0, {"a": car(0, 0, 0), "b": car(0, 0, 0)}))
     assert limits(result) == {"a": 8.0, "b": 8.0}
     assert result.limits["a"].node_id == "garage"
     assert result.headroom_a["site"] == (7.0, 7.0, 7.0)
 
 
 def test_non_ev_load_over_the_limit_pauses_everyone_below() -> None:
-    controller = Controller(site(charger("a"), charger("b", phases=1, wiring=(L2,))))
+    controller = Controller(site(charger("a"), charger("b", phases=1, wiring=(L2,))), EXACT)
     observations = {"a": car(0, 0, 0), "b": car(0.0)}
     result = controller.step(snapshot(0.0, observations, (30.0, 5.0, 5.0)))
     assert limits(result) == {"a": 0.0, "b": 16.0}
@@ -80,7 +83,7 @@ def test_non_ev_load_over_the_limit_pauses_everyone_below() -> None:
 def test_single_phase_site_uses_line_one_only() -> None:
     config = site(charger("a", phases=1), charger("b", phases=1), phases=1, fuse_a=22.0)
     observations = {"a": car(0.0), "b": car(0.0)}
-    result = Controller(config).step(snapshot(0.0, observations, (0.0, None, None)))
+    result = Controller(config, EXACT).step(snapshot(0.0, observations, (0.0, None, None)))
     assert limits(result) == {"a": 10.0, "b": 10.0}
     assert result.headroom_a["site"] == (0.0, 0.0, 0.0)
 
@@ -96,7 +99,7 @@ def test_single_phase_car_on_three_phase_charger_frees_the_other_lines() -> None
         fuse_a=22.0,
     )
     observations = {"phev": car(10.0, 0.1, 0.0), "ev": car(10.0), "other": car(10.0)}
-    result = Controller(config).step(snapshot(0.0, observations, (0.0, 20.0, 10.0)))
+    result = Controller(config, EXACT).step(snapshot(0.0, observations, (0.0, 20.0, 10.0)))
     # phev loads only L2, with ev: 20 A shared. other has L3 to itself.
     assert limits(result) == {"phev": 10.0, "ev": 10.0, "other": 16.0}
 
@@ -109,7 +112,7 @@ def test_it_single_phase_charger_loads_both_lines_of_its_pair() -> None:
         fuse_a=22.0,
     )
     observations = {"a": car(0.0), "b": car(0.0)}
-    result = Controller(config).step(snapshot(0.0, observations, (10.0, 0.0, 0.0)))
+    result = Controller(config, EXACT).step(snapshot(0.0, observations, (10.0, 0.0, 0.0)))
     # L1: 22 - 2 - 10 = 10 for a; L2: 20 for a and b together.
     assert limits(result) == {"a": 10.0, "b": 10.0}
     assert (result.limits["a"].line, result.allocated_a["site"]) == (L1, (10.0, 20.0, 10.0))
@@ -117,7 +120,9 @@ def test_it_single_phase_charger_loads_both_lines_of_its_pair() -> None:
 
 def test_it_single_phase_car_on_three_phase_charger_loads_two_lines() -> None:
     config = site(charger("a", wiring=(L3, L1, L2)), grid=GridType.IT, fuse_a=22.0)
-    result = Controller(config).step(snapshot(0.0, {"a": car(8.0, 8.0, 0.0)}, (8.0, 0.0, 8.0)))
+    result = Controller(config, EXACT).step(
+        snapshot(0.0, {"a": car(8.0, 8.0, 0.0)}, (8.0, 0.0, 8.0))
+    )
     assert result.allocated_a["site"] == (16.0, 0.0, 16.0)
 
 
@@ -130,7 +135,7 @@ def test_it_single_phase_car_on_three_phase_charger_loads_two_lines() -> None:
 def test_stale_meter_falls_back_to_the_failsafe_current(
     failsafe_a: float, expected_a: float
 ) -> None:
-    controller = Controller(site(charger("a"), charger("b"), failsafe_a=failsafe_a))
+    controller = Controller(site(charger("a"), charger("b"), failsafe_a=failsafe_a), EXACT)
     observations = {"a": car(0, 0, 0, at=20.0), "b": car(0, 0, 0, at=20.0)}
     result = controller.step(snapshot(20.0, observations, (0.0, 0.0, 0.0), meter_at=9.0))
     assert limits(result) == {"a": expected_a, "b": expected_a}
@@ -142,13 +147,13 @@ def test_stale_meter_falls_back_to_the_failsafe_current(
 def test_missing_or_incomplete_reading_is_stale(
     reading: tuple[float | None, float | None, float | None] | None,
 ) -> None:
-    controller = Controller(site(charger("a")))
+    controller = Controller(site(charger("a")), EXACT)
     result = controller.step(snapshot(0.0, {"a": car(0, 0, 0)}, reading))
     assert result.limits["a"] == ChargerLimit(limit_a=6.0, phases=3, reason=Reason.FAILSAFE)
 
 
 def test_failsafe_respects_the_node_limit() -> None:
-    controller = Controller(site(charger("a"), charger("b"), fuse_a=10.0))
+    controller = Controller(site(charger("a"), charger("b"), fuse_a=10.0), EXACT)
     result = controller.step(snapshot(0.0, {"a": car(0, 0, 0), "b": car(0, 0, 0)}, None))
     assert limits(result) == {"a": 6.0, "b": 0.0}
 
@@ -161,7 +166,7 @@ def test_stale_group_meter_affects_only_the_chargers_below_it() -> None:
     )
     observations = {"g": car(0, 0, 0), "r": car(0, 0, 0), "s": car(0, 0, 0)}
     stale = {"garage-meter": MeterReading(currents_a=(0.0, 0.0, 0.0), at=-30.0)}
-    result = Controller(config).step(snapshot(0.0, observations, meters=stale))
+    result = Controller(config, EXACT).step(snapshot(0.0, observations, meters=stale))
     assert reasons(result) == {"g": Reason.FAILSAFE, "r": Reason.FAILSAFE, "s": Reason.NODE_LIMIT}
     assert limits(result) == {"g": 6.0, "r": 6.0, "s": 11.0}
     assert result.failsafe_nodes == frozenset({"garage", "row"})
@@ -171,7 +176,7 @@ def test_stale_group_meter_affects_only_the_chargers_below_it() -> None:
 
 
 def test_offline_charger_of_unknown_limit_counts_at_its_maximum() -> None:
-    controller = Controller(site(charger("a"), charger("gone")))
+    controller = Controller(site(charger("a"), charger("gone")), EXACT)
     gone = ChargerObservation(online=False, vehicle_connected=True)
     result = controller.step(snapshot(0.0, {"a": car(0, 0, 0), "gone": gone}))
     assert result.limits["gone"] == ChargerLimit(limit_a=16.0, phases=3, reason=Reason.OFFLINE)
@@ -180,7 +185,9 @@ def test_offline_charger_of_unknown_limit_counts_at_its_maximum() -> None:
 
 
 def test_offline_charger_counts_at_its_last_limit_or_its_fallback() -> None:
-    controller = Controller(site(charger("a", max_a=32.0), charger("b", max_a=32.0), fuse_a=32.0))
+    controller = Controller(
+        site(charger("a", max_a=32.0), charger("b", max_a=32.0), fuse_a=32.0), EXACT
+    )
     first = controller.step(snapshot(0.0, {"a": car(0, 0, 0), "b": car(0, 0, 0)}))
     assert limits(first) == {"a": 15.0, "b": 15.0}
     silent = car(15.0, 15.0, 15.0, at=0.0)
@@ -190,12 +197,12 @@ def test_offline_charger_counts_at_its_last_limit_or_its_fallback() -> None:
 
 
 def test_missing_observation_is_offline() -> None:
-    result = Controller(site(charger("a"))).step(snapshot(0.0, {}))
+    result = Controller(site(charger("a")), EXACT).step(snapshot(0.0, {}))
     assert result.limits["a"].reason is Reason.OFFLINE
 
 
 def test_disabled_and_idle_chargers_are_paused() -> None:
-    controller = Controller(site(charger("off", enabled=False), charger("idle")))
+    controller = Controller(site(charger("off", enabled=False), charger("idle")), EXACT)
     result = controller.step(snapshot(0.0, {"off": car(0, 0, 0), "idle": idle()}))
     assert reasons(result) == {"off": Reason.DISABLED, "idle": Reason.NOT_CHARGING}
     assert limits(result) == {"off": 0.0, "idle": 0.0}
@@ -206,7 +213,7 @@ def test_disabled_and_idle_chargers_are_paused() -> None:
 
 def test_raise_waits_for_the_room_a_lowered_charger_still_uses() -> None:
     config = site(charger("a", phases=1), charger("b", phases=1), fuse_a=14.0)
-    sim = SimulatedSite(Controller(config), config)
+    sim = SimulatedSite(Controller(config, EXACT), config)
     sim.wants_a = {"a": (16.0,)}
     sim.step(0.0)
     assert sim.step(1.0).limits["a"].limit_a == 12.0
@@ -219,7 +226,7 @@ def test_raise_waits_for_the_room_a_lowered_charger_still_uses() -> None:
 
 def test_raise_waits_to_settle_and_climbs_by_steps() -> None:
     config = site(charger("a"))
-    settings = ControllerSettings(settle_s=15.0, raise_step_a=4.0)
+    settings = ControllerSettings(settle_s=15.0, raise_step_a=4.0, min_change_a=0.0)
     sim = SimulatedSite(Controller(config, settings), config, non_ev_a=15.0)
     sim.wants_a = {"a": (32.0, 32.0, 32.0)}
     assert sim.step(0.0).limits["a"].limit_a == 8.0
@@ -237,7 +244,7 @@ def test_raise_waits_to_settle_and_climbs_by_steps() -> None:
 
 def test_lowering_is_immediate() -> None:
     config = site(charger("a"))
-    sim = SimulatedSite(Controller(config), config)
+    sim = SimulatedSite(Controller(config, EXACT), config)
     sim.wants_a = {"a": (16.0, 16.0, 16.0)}
     assert sim.step(0.0).limits["a"].limit_a == 16.0
     sim.non_ev_a = 12.0
@@ -249,7 +256,7 @@ def test_lowering_is_immediate() -> None:
 
 def test_change_budget_holds_raises_but_never_lowering() -> None:
     config = site(charger("a"))
-    settings = ControllerSettings(settle_s=0.0, max_changes_per_hour=2)
+    settings = ControllerSettings(settle_s=0.0, max_changes_per_hour=2, min_change_a=0.0)
     sim = SimulatedSite(Controller(config, settings), config, non_ev_a=15.0)
     sim.wants_a = {"a": (32.0, 32.0, 32.0)}
     assert sim.step(0.0).limits["a"].limit_a == 8.0
@@ -267,7 +274,7 @@ def test_change_budget_holds_raises_but_never_lowering() -> None:
 
 def test_a_charger_that_ignores_its_limit_is_worked_around() -> None:
     config = site(charger("stubborn", phases=1), charger("b", phases=1))
-    controller = Controller(config)
+    controller = Controller(config, EXACT)
     limits_a = {"stubborn": 0.0, "b": 0.0}
     for now in range(0, 400, 20):
         observations = {"stubborn": car(16.0, at=now), "b": car(limits_a["b"], at=now)}
@@ -277,20 +284,25 @@ def test_a_charger_that_ignores_its_limit_is_worked_around() -> None:
     assert limits_a["b"] == pytest.approx(7.0, abs=0.1)
 
 
-def test_small_raises_are_not_sent_but_needed_cuts_are() -> None:
+def test_small_swings_cause_no_changes() -> None:
     config = site(charger("a"))
     sim = SimulatedSite(Controller(config), config, non_ev_a=15.0)
     sim.wants_a = {"a": (32.0, 32.0, 32.0)}
-    assert sim.step(0.0).limits["a"].limit_a == 8.0
+    # 25 A fuse - 2 A margin - 15 A, less the 0.5 A dead band.
+    assert sim.step(0.0).limits["a"].limit_a == 7.5
     sim.non_ev_a = 14.7
-    assert sim.step(100.0).limits["a"].limit_a == 8.0
-    sim.non_ev_a = 15.2
-    assert sim.step(200.0).limits["a"].limit_a == pytest.approx(7.8)
+    assert sim.step(100.0).limits["a"].limit_a == 7.5
+    sim.non_ev_a = 15.4
+    assert sim.step(200.0).limits["a"].limit_a == 7.5
+    sim.non_ev_a = 15.6
+    assert sim.step(300.0).limits["a"].limit_a == pytest.approx(6.9)
+    sim.non_ev_a = 10.0
+    assert sim.step(400.0).limits["a"].limit_a == pytest.approx(12.5)
 
 
 def test_car_that_draws_less_is_capped_and_reoffered() -> None:
     config = site(charger("a"), charger("b", max_a=32.0), fuse_a=40.0)
-    sim = SimulatedSite(Controller(config), config)
+    sim = SimulatedSite(Controller(config, EXACT), config)
     sim.wants_a = {"a": (5.0, 5.0, 5.0), "b": (32.0, 32.0, 32.0)}
     assert limits(sim.step(0.0)) == {"a": 16.0, "b": 22.0}
     capped = sim.step(20.0)
@@ -306,7 +318,7 @@ def test_car_that_draws_less_is_capped_and_reoffered() -> None:
 
 def test_car_that_wants_more_again_is_uncapped() -> None:
     config = site(charger("a"), fuse_a=40.0)
-    sim = SimulatedSite(Controller(config), config)
+    sim = SimulatedSite(Controller(config, EXACT), config)
     sim.wants_a = {"a": (5.0, 5.0, 5.0)}
     sim.step(0.0)
     assert sim.step(20.0).limits["a"].limit_a == 6.0
@@ -320,7 +332,7 @@ def test_car_that_wants_more_again_is_uncapped() -> None:
 
 def rotation_site() -> tuple[SiteConfig, SimulatedSite]:
     config = site(*(charger(key, phases=1) for key in "abc"), fuse_a=14.0)
-    sim = SimulatedSite(Controller(config), config)
+    sim = SimulatedSite(Controller(config, EXACT), config)
     sim.wants_a = dict.fromkeys("abc", (16.0,))
     return config, sim
 
@@ -353,7 +365,7 @@ def test_restore_state_keeps_the_rotation_across_a_restart() -> None:
         sim.step(float(now))
     assert {key for key, limit in sim.limits_a.items() if limit} == {"a", "c"}
     state = json.loads(json.dumps(sim.controller.export_state()))
-    restarted = Controller(config)
+    restarted = Controller(config, EXACT)
     restarted.restore_state(state)
     assert restarted.export_state() == state
     observations = {key: car(0.0, at=3.0) for key in "abc"}
@@ -371,7 +383,7 @@ def test_restore_state_keeps_the_rotation_across_a_restart() -> None:
     ],
 )
 def test_restore_state_ignores_what_it_does_not_understand(state: dict[str, object]) -> None:
-    controller = Controller(site(charger("a")))
+    controller = Controller(site(charger("a")), EXACT)
     controller.restore_state(state)
     assert controller.export_state()["energy_wh"] == {}
 

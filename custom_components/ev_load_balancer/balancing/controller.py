@@ -24,8 +24,10 @@ Each step, driven only by `Snapshot.now`:
    change, grows by at most `raise_step_a`, waits when the hourly change budget is used up,
    and only takes room that others have really left: every charger counts at the larger of
    its new limit and what it still draws (up to the limit it may still be ramping from), so
-   the same headroom is never given twice. Changes smaller than `min_change_a` are not sent,
-   a small lowering only while holding the old limit keeps every node within its limit.
+   the same headroom is never given twice. Targets leave `min_change_a` free on every node
+   line, a dead band: a limit already sent is kept while everything still fits (for cuts
+   smaller than `min_change_a`), so small swings of the non-EV load change nothing; raises
+   smaller than `min_change_a` are not sent.
 
 Safety: for every node and line, the limits sent (times each charger's load lines) plus
 offline chargers at their worst case fit the available current computed in step 3. When that
@@ -403,7 +405,15 @@ class Controller:
                     turn=turns[charger.id],
                 )
             )
-        for charger_id, allocation in allocate(available, demands, site.strategy).items():
+        # Targets leave min_change_a free on every node line, a dead band: limits already sent
+        # are kept while they fit the full available current, so small swings of the non-EV
+        # load cause no changes.
+        band_a = settings.min_change_a
+        within_band = {
+            node_id: (free[0] - band_a, free[1] - band_a, free[2] - band_a)
+            for node_id, free in available.items()
+        }
+        for charger_id, allocation in allocate(within_band, demands, site.strategy).items():
             on_failsafe = views[charger_id].path[0] in failsafe and allocation.limit_a > 0
             targets[charger_id] = (
                 Allocation(limit_a=allocation.limit_a, reason=Reason.FAILSAFE)
@@ -482,12 +492,13 @@ class Controller:
         keys = [(node_id, line) for node_id in view.path for line in view.lines]
         counted = {key: max(view.drawn_a[key[1]], previous_a) for key in keys}
         fits_a = min((room[key] + counted[key] for key in keys), default=math.inf)
+        waiting = fits_a < wanted_a or wanted_a < target.limit_a
         granted_a = min(wanted_a, fits_a)
         if granted_a < charger.min_a or granted_a - previous_a < settings.min_change_a:
-            return previous_a, Reason.RAMP_HOLD
+            return previous_a, Reason.RAMP_HOLD if waiting else None
         for key in keys:
             room[key] -= max(view.drawn_a[key[1]], granted_a) - counted[key]
-        return granted_a, None if granted_a == target.limit_a else Reason.RAMP_HOLD
+        return granted_a, Reason.RAMP_HOLD if waiting else None
 
     def _decide(
         self,
