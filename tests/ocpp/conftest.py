@@ -51,12 +51,19 @@ class Harness:
         self._connections: list[ClientConnection] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self, **settings: Any) -> CentralSystem:
+    async def start(
+        self,
+        *,
+        authorize: Callable[[str, str], bool] | None = None,
+        listener: Callable[[ChargerEvent], None] | None = None,
+        **settings: Any,
+    ) -> CentralSystem:
         base = CentralSystemSettings(host="127.0.0.1", port=0, response_timeout_s=5.0)
         self.central = CentralSystem(
             replace(base, **settings),
             charger_config=self.configs.get,
-            listener=self.events.append,
+            listener=listener or self.events.append,
+            authorize=authorize,
             clock=self.clock,
         )
         await self.central.start()

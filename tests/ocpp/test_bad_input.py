@@ -101,10 +101,11 @@ async def test_oversized_frame_closes_only_that_socket(harness: Harness) -> None
 
 async def test_flood_closes_only_that_socket(harness: Harness) -> None:
     harness.configs["BAD"] = ChargerConfig()
-    await harness.start(max_messages_per_s=1.0, max_message_burst=20)
+    await harness.start(max_messages_per_s=1.0, max_message_burst=5, max_pending_frames=10)
     good = await harness.booted16("GOOD")
     bad = await harness.open("BAD")
 
+    # Requests without waiting for answers: frames pile up faster than they are answered.
     for number in range(100):
         await bad.send(json.dumps([2, f"f{number}", "Heartbeat", {}]))
 
@@ -113,15 +114,30 @@ async def test_flood_closes_only_that_socket(harness: Harness) -> None:
     assert harness.state("GOOD").connected
 
 
-async def test_garbage_flood_closes_sooner(harness: Harness) -> None:
+async def test_garbage_flood_closes_socket(harness: Harness) -> None:
     harness.configs["BAD"] = ChargerConfig()
-    await harness.start(max_messages_per_s=1.0, max_message_burst=30)
+    await harness.start(max_messages_per_s=1.0, max_message_burst=5, max_pending_frames=5)
     bad = await harness.open("BAD")
 
-    for _ in range(10):
+    for _ in range(20):
         await bad.send("garbage")
 
     assert await _closed_with(bad) == 1008
+
+
+async def test_fast_charger_is_paced_not_cut_off(harness: Harness) -> None:
+    await harness.start(max_messages_per_s=100.0, max_message_burst=5)
+    charger = await harness.booted16("FAST")
+    loop = asyncio.get_running_loop()
+
+    started = loop.time()
+    for _ in range(30):
+        await charger.call(call.Heartbeat(), suppress=False)
+    elapsed = loop.time() - started
+
+    # Like a charger emptying its offline queue: every request answered, at the allowed pace.
+    assert elapsed >= (30 - 5) / 100 * 0.9
+    assert harness.state("FAST").connected
 
 
 async def test_binary_frame_closes_socket(harness: Harness) -> None:
@@ -135,13 +151,10 @@ async def test_binary_frame_closes_socket(harness: Harness) -> None:
 
 
 async def test_listener_failure_does_not_break_the_connection(harness: Harness) -> None:
-    await harness.start()
-    assert harness.central is not None
-
     def broken(_: object) -> None:
         raise RuntimeError("listener bug")
 
-    harness.central._listener = broken
+    await harness.start(listener=broken)
     charger = await harness.booted16("CP1")
 
     await charger.status(1, "Available")

@@ -25,8 +25,8 @@ from custom_components.ev_load_balancer.ocpp import (
 
 from .conftest import Harness
 
-PASSWORD = "0123456789abcdef0123"  # noqa: S105 - a test credential
-WRONG_PASSWORD = "wrong-password-000000"  # noqa: S105
+PASSWORD = "0123456789abcdef0123"
+WRONG_PASSWORD = "wrong-password-000000"
 
 
 @pytest.mark.parametrize(

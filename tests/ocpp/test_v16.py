@@ -84,10 +84,7 @@ async def test_session_with_meter_values(harness: Harness) -> None:
 
 
 async def test_authorize_policy(harness: Harness) -> None:
-    harness.configs["CP1"] = ChargerConfig()
-    await harness.start()
-    assert harness.central is not None
-    harness.central._authorize = lambda cp_id, tag: tag == "GOOD"
+    await harness.start(authorize=lambda cp_id, tag: tag == "GOOD")
     charger = await harness.booted16("CP1")
 
     good = await charger.call(call.Authorize(id_tag="GOOD"), suppress=False)

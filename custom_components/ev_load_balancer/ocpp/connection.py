@@ -13,7 +13,7 @@ class ConnectionClosedError(ConnectionError):
 
 
 class TokenBucket:
-    """Allows `rate` events per second on average and bursts of up to `burst`."""
+    """Paces events to `rate` per second on average, letting bursts of `burst` through."""
 
     def __init__(self, rate: float, burst: int, monotonic: Callable[[], float]) -> None:
         """Start full."""
@@ -23,28 +23,21 @@ class TokenBucket:
         self._tokens = float(burst)
         self._updated = monotonic()
 
-    def take(self, cost: float = 1.0) -> bool:
-        """Spend `cost` tokens; False when the bucket is empty."""
+    def delay(self, cost: float = 1.0) -> float:
+        """Spend `cost` tokens; return how long to wait before the event may proceed."""
         now = self._monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
-        if self._tokens < cost:
-            return False
         self._tokens -= cost
-        return True
+        return max(0.0, -self._tokens / self._rate)
 
 
 class WebSocketConnection:
-    """Adapts an aiohttp WebSocketResponse to the connection the ocpp library expects.
+    """Adapts an aiohttp WebSocketResponse to the connection the ocpp library expects."""
 
-    It also holds the charger's flood allowance: one misbehaving charger must not cost the
-    others their share of the event loop.
-    """
-
-    def __init__(self, ws: web.WebSocketResponse, bucket: TokenBucket, name: str) -> None:
+    def __init__(self, ws: web.WebSocketResponse, name: str) -> None:
         """Wrap a prepared websocket."""
         self._ws = ws
-        self._bucket = bucket
         self._name = name
         self.close_reason: str | None = None
 
@@ -52,10 +45,6 @@ class WebSocketConnection:
     def closed(self) -> bool:
         """Whether the socket is closed or closing."""
         return self._ws.closed
-
-    def charge(self, cost: float = 1.0) -> bool:
-        """Spend flood allowance on a received frame; False when the charger has used it up."""
-        return self._bucket.take(cost)
 
     async def recv(self) -> str:
         """Return the next text frame."""
@@ -67,6 +56,7 @@ class WebSocketConnection:
         elif msg.type is WSMsgType.ERROR:
             # aiohttp has already closed the socket, with 1009 for an oversized frame.
             self.close_reason = self.close_reason or str(msg.data)
+            _LOGGER.warning("Closed the connection of %s: %s", self._name, msg.data)
         raise ConnectionClosedError(self.close_reason or "closed by the charger")
 
     async def send(self, message: str) -> None:
@@ -82,5 +72,10 @@ class WebSocketConnection:
         """Close the socket; the reason is kept for the log and the state."""
         if self.close_reason is None and reason:
             self.close_reason = reason
-            _LOGGER.warning("Closing the connection of %s: %s", self._name, reason)
+            _LOGGER.log(
+                logging.INFO if code == WSCloseCode.GOING_AWAY else logging.WARNING,
+                "Closing the connection of %s: %s",
+                self._name,
+                reason,
+            )
         await self._ws.close(code=code, message=reason.encode())

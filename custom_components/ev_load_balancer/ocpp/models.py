@@ -95,9 +95,13 @@ class CentralSystemSettings:
     meter_sample_interval_s: int = 10
     response_timeout_s: float = 10.0
     max_frame_bytes: int = 65536
-    # Token bucket per connection: sustained messages per second and burst size.
+    # A charger's requests are answered at most this fast on average, after a burst: a
+    # charger emptying its offline queue is slowed down, not cut off.
     max_messages_per_s: float = 10.0
     max_message_burst: int = 60
+    # OCPP-J allows one unanswered request per side; a charger with more frames waiting
+    # than this is flooding, and loses its socket.
+    max_pending_frames: int = 20
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import BasicAuth, WSCloseCode, hdrs, web
 
-from .connection import TokenBucket, WebSocketConnection
+from .connection import WebSocketConnection
 from .models import (
     SUBPROTOCOLS,
     AuthorizeIdTag,
@@ -247,12 +247,7 @@ class CentralSystem:
             charger = self._chargers[cp_id] = _Charger(
                 ChargerState(charge_point_id=cp_id, registration=Registration.PENDING)
             )
-        loop = asyncio.get_running_loop()
-        connection = WebSocketConnection(
-            ws,
-            TokenBucket(settings.max_messages_per_s, settings.max_message_burst, loop.time),
-            cp_id,
-        )
+        connection = WebSocketConnection(ws, cp_id)
         session = ChargerSession(
             state=charger.state,
             memory=charger.memory,

@@ -22,7 +22,7 @@ from aiohttp import WSCloseCode
 from ocpp.exceptions import OCPPError, SecurityError
 from ocpp.messages import MessageType, unpack
 
-from .connection import ConnectionClosedError, WebSocketConnection
+from .connection import ConnectionClosedError, TokenBucket, WebSocketConnection
 from .meter import apply_meter_values
 from .models import (
     AuthorizeIdTag,
@@ -55,7 +55,7 @@ DYNAMIC_STACK_LEVEL = 1
 # Watts for a failsafe assume one phase: a single-phase car then draws no more than the
 # failsafe current, a three-phase one less.
 _FAILSAFE_WATT_PHASES = 1
-# Flood allowance a malformed frame costs, against one for a well-formed one.
+# A malformed frame costs this many messages of the charger's allowance.
 _MALFORMED_COST = 5.0
 
 type Emit = Callable[[ChargerEvent], None]
@@ -108,6 +108,7 @@ class ChargerSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._set_up = False
         self._in_flight = 0
+        self._closed = asyncio.Event()
 
     @property
     def charge_point_id(self) -> str:
@@ -234,39 +235,69 @@ class ChargerSession:
 
     async def run(self) -> None:
         """Receive and handle frames until the socket closes."""
-        protocol = self._protocol()
+        frames: asyncio.Queue[str | None] = asyncio.Queue()
+        self._spawn(self._read(frames), "OCPP reader")
+        pace = TokenBucket(
+            self.settings.max_messages_per_s,
+            self.settings.max_message_burst,
+            asyncio.get_running_loop().time,
+        )
         try:
-            while True:
-                raw = await self.connection.recv()
-                self.state.last_seen = self.clock()
-                try:
-                    message = unpack(raw)
-                except OCPPError as err:
-                    if not self.connection.charge(_MALFORMED_COST):
-                        await self.close(WSCloseCode.POLICY_VIOLATION, "too many malformed frames")
-                        return
-                    # The library would only log it; the charger deserves an answer.
-                    await self.connection.send(self._call_error(raw, err))
-                    continue
-                if message.message_type_id == MessageType.Call or not self._in_flight:
-                    # Answers to our own requests are free: we set their pace.
-                    if not self.connection.charge():
-                        await self.close(WSCloseCode.POLICY_VIOLATION, "too many messages")
-                        return
-                    if message.message_type_id != MessageType.Call:
-                        # Nobody waits for it; the library would queue it for ever.
-                        continue
-                await protocol.route_message(raw)
-                # A charger that reconnects without rebooting sends no BootNotification:
-                # its first other message shows it is up.
-                if not self._set_up and self.state.registration is Registration.ACCEPTED:
-                    self._start_setup(rebooted=False)
+            while (raw := await frames.get()) is not None:
+                await self._handle_frame(raw, pace)
         except ConnectionClosedError:
             pass
         finally:
             await self._cancel_tasks()
             if not self.connection.closed:
                 await self.close(WSCloseCode.GOING_AWAY, "")
+
+    async def _read(self, frames: asyncio.Queue[str | None]) -> None:
+        """Queue received frames, so that a flood shows as frames waiting to be handled."""
+        try:
+            while True:
+                raw = await self.connection.recv()
+                if frames.qsize() >= self.settings.max_pending_frames:
+                    await self.close(WSCloseCode.POLICY_VIOLATION, "too many unanswered messages")
+                    return
+                frames.put_nowait(raw)
+        except ConnectionClosedError:
+            pass
+        finally:
+            self._closed.set()
+            frames.put_nowait(None)
+
+    async def _wait_turn(self, pace: TokenBucket, cost: float = 1.0) -> None:
+        """Wait until the charger's message allowance lets this frame through."""
+        if (delay := pace.delay(cost)) <= 0:
+            return
+        with suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._closed.wait()
+        if self._closed.is_set():
+            raise ConnectionClosedError(self.connection.close_reason)
+
+    async def _handle_frame(self, raw: str, pace: TokenBucket) -> None:
+        self.state.last_seen = self.clock()
+        try:
+            message = unpack(raw)
+        except OCPPError as err:
+            # Garbage is answered, slowly.
+            await self._wait_turn(pace, _MALFORMED_COST)
+            await self.connection.send(self._call_error(raw, err))
+            return
+        if message.message_type_id != MessageType.Call and not self._in_flight:
+            # An answer nobody waits for; the library would queue it for ever.
+            await self._wait_turn(pace)
+            return
+        if message.message_type_id == MessageType.Call:
+            # Answers to our own requests are not paced: we set their pace.
+            await self._wait_turn(pace)
+        await self._protocol().route_message(raw)
+        # A charger that reconnects without rebooting sends no BootNotification: its first
+        # other message shows it is up.
+        if not self._set_up and self.state.registration is Registration.ACCEPTED:
+            self._start_setup(rebooted=False)
 
     def _call_error(self, raw: str, err: OCPPError) -> str:
         """A CallError for a frame that is not OCPP-J, with its id when one can be found."""
