@@ -1,10 +1,12 @@
 """OCPP 2.0.1 against a simulated charging station."""
 
 from datetime import timedelta
+import json
 
 from ocpp.v201 import call
 
 from custom_components.ev_load_balancer.ocpp import (
+    ChargerConfig,
     EventType,
     LimitResult,
     OcppVersion,
@@ -144,3 +146,31 @@ async def test_heartbeat_and_data_transfer(harness: Harness) -> None:
 
     assert heartbeat.current_time == "2026-11-22T12:00:00Z"
     assert transfer.status == "UnknownVendorId"
+
+
+async def test_reboot_restores_profiles(harness: Harness) -> None:
+    await harness.start()
+    station = await harness.booted201("CS1")
+    assert harness.central is not None
+    await harness.central.apply_limit("CS1", 1, 13.0)
+    await harness.central.apply_limit("CS1", 0, 24.0)
+    await station._connection.close()
+    await harness.until(lambda: not harness.state("CS1").connected)
+
+    rebooted = await harness.charger201("CS1")
+    await rebooted.boot()
+    await harness.until(lambda: {100, 101, 201} <= rebooted.sim.profiles.keys())
+
+    assert rebooted.sim.profiles[201].limit == 13.0
+    assert rebooted.sim.profiles[101].purpose == "ChargingStationMaxProfile"
+    assert "GetVariables" not in rebooted.sim.requests
+
+
+async def test_malformed_frame_gets_format_violation(harness: Harness) -> None:
+    harness.configs["CS1"] = ChargerConfig()
+    await harness.start()
+    ws = await harness.open("CS1", "ocpp2.0.1")
+
+    await ws.send("{not json")
+
+    assert json.loads(await ws.recv())[:3] == [4, "-1", "FormatViolation"]

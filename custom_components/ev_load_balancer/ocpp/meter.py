@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+import math
 from typing import Any
 
 from .models import ConnectorState, PhaseValues
@@ -51,7 +52,7 @@ def _value(sampled: Mapping[str, Any], measurand: str) -> float | None:
         value = float(sampled["value"]) * 10.0 ** int(unit_of_measure.get("multiplier", 0))
     except TypeError, ValueError, KeyError, OverflowError:
         return None
-    if scale is None or value != value:  # noqa: PLR0124 - NaN check
+    if scale is None or not math.isfinite(value):
         return None
     return value * scale
 
