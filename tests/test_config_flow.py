@@ -19,6 +19,7 @@ from custom_components.ev_load_balancer.const import (
     DOMAIN,
     SITE,
 )
+from custom_components.ev_load_balancer.site_layout import controller_settings
 
 from .conftest import free_port, site_data
 
@@ -441,3 +442,28 @@ async def test_sensor_meter_subentry_and_reconfigure(hass: HomeAssistant) -> Non
     assert result["reason"] == "reconfigure_successful"
     assert entry.subentries[meter_id].data["current_entities"] == SENSORS[::-1]
     assert entry.subentries[meter_id].data["includes_chargers"] is False
+
+
+async def test_options_tune_the_loop(hass: HomeAssistant) -> None:
+    entry = _entry_with(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    schema_keys = {str(key): key for key in result["data_schema"].schema}
+    assert schema_keys["settle_s"].description == {"suggested_value": 15.0}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "settle_s": 5,
+            "meter_timeout_s": 20,
+            "rotation_minutes": 30,
+            "max_changes_per_hour": 120,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    settings = controller_settings(entry.options)
+    assert (
+        settings.settle_s,
+        settings.meter_timeout_s,
+        settings.rotation_interval_s,
+        settings.max_changes_per_hour,
+    ) == (5.0, 20.0, 1800.0, 120)

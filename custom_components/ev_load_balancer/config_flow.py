@@ -15,6 +15,7 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT
@@ -38,9 +39,11 @@ from .const import (
     CONF_KEYFILE,
     CONF_LIMIT,
     CONF_MARGIN,
+    CONF_MAX_CHANGES,
     CONF_MAX_CURRENT,
     CONF_METER,
     CONF_METER_ID,
+    CONF_METER_TIMEOUT,
     CONF_METER_TYPE,
     CONF_MIN_CURRENT,
     CONF_MODEL,
@@ -50,6 +53,8 @@ from .const import (
     CONF_POWER_ENTITIES,
     CONF_PRIORITY,
     CONF_RESERVE,
+    CONF_ROTATION_MINUTES,
+    CONF_SETTLE,
     CONF_UNIT_ID,
     CONF_UNKNOWN_CHARGERS,
     CONF_VOLTAGE,
@@ -75,6 +80,7 @@ from .const import (
 )
 from .meter_setup import async_check_modbus_meter, modbus_model_options
 from .meters import MeterError
+from .site_layout import controller_settings
 
 WIRINGS_3_PHASE = ("L1L2L3", "L2L3L1", "L3L1L2", "L1L3L2", "L2L1L3", "L3L2L1")
 WIRINGS_1_PHASE_TN = ("L1", "L2", "L3")
@@ -300,6 +306,45 @@ async def _modbus_meter_errors(data: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
+def _seconds(minimum: float, maximum: float, unit: str = "s") -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=minimum, max=maximum, mode=selector.NumberSelectorMode.BOX, unit_of_measurement=unit
+        )
+    )
+
+
+OPTIONS_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_SETTLE): _seconds(0, 300),
+        vol.Required(CONF_METER_TIMEOUT): _seconds(2, 600),
+        vol.Required(CONF_ROTATION_MINUTES): _seconds(1, 240, "min"),
+        vol.Required(CONF_MAX_CHANGES): selector.NumberSelector(
+            selector.NumberSelectorConfig(min=1, max=3600, mode=selector.NumberSelectorMode.BOX)
+        ),
+    }
+)
+
+
+class EvLoadBalancerOptionsFlow(OptionsFlow):
+    """Tune the balancing loop: how fast it raises, rotates and gives up on a meter."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the tuning with what is in force."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        settings = controller_settings(self.config_entry.options)
+        current = {
+            CONF_SETTLE: settings.settle_s,
+            CONF_METER_TIMEOUT: settings.meter_timeout_s,
+            CONF_ROTATION_MINUTES: settings.rotation_interval_s / 60,
+            CONF_MAX_CHANGES: settings.max_changes_per_hour,
+        }
+        return self.async_show_form(
+            step_id="init", data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current)
+        )
+
+
 class EvLoadBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up (or reconfigure) a site: its connection, OCPP server and main meter."""
 
@@ -309,6 +354,12 @@ class EvLoadBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with nothing collected."""
         self._data: dict[str, Any] = {}
         self._phases = 3
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EvLoadBalancerOptionsFlow:
+        """Tuning of the balancing loop."""
+        return EvLoadBalancerOptionsFlow()
 
     @classmethod
     @callback

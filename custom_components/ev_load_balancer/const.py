@@ -59,6 +59,12 @@ CONF_PRIORITY: Final = "priority"
 CONF_LIMIT: Final = "limit_a"
 CONF_METER_ID: Final = "meter_id"
 
+# Options: tuning of the balancing loop
+CONF_SETTLE: Final = "settle_s"
+CONF_METER_TIMEOUT: Final = "meter_timeout_s"
+CONF_ROTATION_MINUTES: Final = "rotation_minutes"
+CONF_MAX_CHANGES: Final = "max_changes_per_hour"
+
 SITE: Final = "site"
 """The group id of the site itself (the root of the group tree)."""
 

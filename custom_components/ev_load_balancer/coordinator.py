@@ -50,7 +50,13 @@ from .ocpp import (
     Registration,
     UnknownChargerPolicy,
 )
-from .site_layout import ChargerBinding, RuntimeSettings, SiteLayout, build_layout
+from .site_layout import (
+    ChargerBinding,
+    RuntimeSettings,
+    SiteLayout,
+    build_layout,
+    controller_settings,
+)
 
 CYCLE_INTERVAL = timedelta(seconds=5)
 """The loop runs at least this often; new readings and charger events run it at once."""
@@ -88,8 +94,11 @@ def _ssl_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | 
 
 
 def _server_key(entry: ConfigEntry) -> tuple[Any, ...]:
-    """The site settings that only a restart of the OCPP server (and the engine) can take."""
-    return tuple(sorted((k, str(v)) for k, v in entry.data.items()))
+    """The site settings and options that only a restart of the site can take."""
+    return (
+        tuple(sorted((k, str(v)) for k, v in entry.data.items())),
+        tuple(sorted((k, str(v)) for k, v in entry.options.items())),
+    )
 
 
 class SiteCoordinator(DataUpdateCoordinator[SiteState]):
@@ -112,7 +121,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         self.store: Store[dict[str, Any]] = Store(hass, STORE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self.settings = RuntimeSettings()
         self.layout: SiteLayout = build_layout(entry, self.settings)
-        self.controller = Controller(self.layout.site)
+        self.controller = Controller(self.layout.site, controller_settings(entry.options))
         self.meters: dict[str, MeterSource] = {}
         self._modbus_pool = ModbusGatewayPool()
         self._meter_unsubs: list[Any] = []

@@ -12,6 +12,7 @@ from homeassistant.const import CONF_PASSWORD
 from .balancing.model import (
     SITE_NODE_ID,
     ChargerConfig,
+    ControllerSettings,
     GridType,
     Line,
     NodeConfig,
@@ -28,15 +29,19 @@ from .const import (
     CONF_INCLUDES_CHARGERS,
     CONF_LIMIT,
     CONF_MARGIN,
+    CONF_MAX_CHANGES,
     CONF_MAX_CURRENT,
     CONF_METER,
     CONF_METER_ID,
+    CONF_METER_TIMEOUT,
     CONF_METER_TYPE,
     CONF_MIN_CURRENT,
     CONF_PARENT,
     CONF_PHASES,
     CONF_PRIORITY,
     CONF_RESERVE,
+    CONF_ROTATION_MINUTES,
+    CONF_SETTLE,
     CONF_VOLTAGE,
     CONF_WIRING,
     SITE,
@@ -231,3 +236,16 @@ def _attached_nodes(nodes: list[NodeConfig]) -> set[str]:
         if current in attached:
             attached.update(chain)
     return attached
+
+
+def controller_settings(options: Mapping[str, Any]) -> ControllerSettings:
+    """The loop's tuning from the entry's options (defaults where unset)."""
+    defaults = ControllerSettings()
+    return replace(
+        defaults,
+        settle_s=float(options.get(CONF_SETTLE, defaults.settle_s)),
+        meter_timeout_s=float(options.get(CONF_METER_TIMEOUT, defaults.meter_timeout_s)),
+        rotation_interval_s=60
+        * float(options.get(CONF_ROTATION_MINUTES, defaults.rotation_interval_s / 60)),
+        max_changes_per_hour=int(options.get(CONF_MAX_CHANGES, defaults.max_changes_per_hour)),
+    )
