@@ -172,7 +172,7 @@ class CentralSystem:
         """Close a charger's connection, for example when the user removed it."""
         charger = self._chargers.get(charge_point_id)
         if charger is not None and charger.session is not None:
-            await charger.session.close(WSCloseCode.POLICY_VIOLATION, "removed")
+            await charger.session.close(WSCloseCode.GOING_AWAY, "disconnected by Home Assistant")
 
     def forget(self, charge_point_id: str) -> None:
         """Drop what is known about a charger that is not connected."""
