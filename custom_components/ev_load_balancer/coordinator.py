@@ -121,7 +121,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         self.store: Store[dict[str, Any]] = Store(hass, STORE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self.settings = RuntimeSettings()
         self.layout: SiteLayout = build_layout(entry, self.settings)
-        self.controller = Controller(self.layout.site, controller_settings(entry.options))
+        self.controller_settings = controller_settings(entry.options)
+        self.controller = Controller(self.layout.site, self.controller_settings)
         self.meters: dict[str, MeterSource] = {}
         self._modbus_pool = ModbusGatewayPool()
         self._meter_unsubs: list[Any] = []
@@ -308,7 +309,13 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
 
     async def _async_start_meters(self) -> None:
         for meter_id, data in self.layout.meters.items():
-            source = create_meter(self.hass, meter_id, data, self._modbus_pool)
+            source = create_meter(
+                self.hass,
+                meter_id,
+                data,
+                self._modbus_pool,
+                self.controller_settings.meter_timeout_s,
+            )
             if source is None:
                 continue
             self.meters[meter_id] = source

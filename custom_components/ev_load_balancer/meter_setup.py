@@ -74,7 +74,11 @@ async def async_check_modbus_meter(data: Mapping[str, Any]) -> None:
 
 
 def create_meter(
-    hass: HomeAssistant, meter_id: str, data: Mapping[str, Any], pool: ModbusGatewayPool
+    hass: HomeAssistant,
+    meter_id: str,
+    data: Mapping[str, Any],
+    pool: ModbusGatewayPool,
+    timeout_s: float,
 ) -> MeterSource | None:
     """The source for a meter's configuration; None where the chargers measure the node."""
     match MeterType(data[CONF_METER_TYPE]):
@@ -85,17 +89,22 @@ def create_meter(
                 unit_id=int(data[CONF_UNIT_ID]),
                 model=MeterModel(data[CONF_MODEL]),
                 pool=pool,
+                timeout_s=timeout_s,
             )
         case MeterType.SENSORS:
             if data.get(CONF_CURRENT_ENTITIES):
                 return HomeAssistantSensorMeter(
-                    hass, meter_id, current_entity_ids=list(data[CONF_CURRENT_ENTITIES])
+                    hass,
+                    meter_id,
+                    current_entity_ids=list(data[CONF_CURRENT_ENTITIES]),
+                    timeout_s=timeout_s,
                 )
             return HomeAssistantSensorMeter(
                 hass,
                 meter_id,
                 power_entity_ids=list(data[CONF_POWER_ENTITIES]),
                 voltage_entity_ids=list(data[CONF_VOLTAGE_ENTITIES]),
+                timeout_s=timeout_s,
             )
         case MeterType.CHARGERS:
             return None

@@ -23,6 +23,7 @@ from .balancing.model import SITE_NODE_ID, Reason
 from .const import SUBENTRY_CHARGER, SUBENTRY_GROUP, SUBENTRY_METER
 from .coordinator import SiteCoordinator
 from .entity import EvLoadBalancerEntity, async_add_site_entities
+from .meters import MeterHealth
 from .ocpp import ConnectorState
 from .site_layout import MAIN_METER_ID
 
@@ -37,6 +38,7 @@ class EvLoadBalancerSensorDescription(SensorEntityDescription):
     """A sensor of a charger, a node or a meter."""
 
     value_fn: ValueFn
+    available_fn: Callable[[SiteCoordinator, str], bool] = lambda _, __: True
 
 
 def _limit(attribute: str) -> ValueFn:
@@ -65,6 +67,16 @@ def _connector(read: Callable[..., StateType]) -> ValueFn:
 def _phase_current(index: int, connector: ConnectorState) -> float | None:
     phases = connector.current_import_a
     return (phases.l1, phases.l2, phases.l3)[index]
+
+
+def _charger_connected(coordinator: SiteCoordinator, charger_id: str) -> bool:
+    state = coordinator.charger_state(charger_id)
+    return state is not None and state.connected
+
+
+def _meter_healthy(coordinator: SiteCoordinator, meter_id: str) -> bool:
+    source = coordinator.meters.get(meter_id)
+    return source is not None and source.health is MeterHealth.HEALTHY
 
 
 def _kwh(wh: float | None) -> float | None:
@@ -114,6 +126,7 @@ CHARGER_SENSORS: tuple[EvLoadBalancerSensorDescription, ...] = (
         translation_key="status",
         device_class=SensorDeviceClass.ENUM,
         options=STATUSES,
+        available_fn=_charger_connected,
         value_fn=_connector(lambda c: _status(c.status)),
     ),
     *(
@@ -125,6 +138,7 @@ CHARGER_SENSORS: tuple[EvLoadBalancerSensorDescription, ...] = (
             native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
             state_class=SensorStateClass.MEASUREMENT,
             entity_registry_enabled_default=False,
+            available_fn=_charger_connected,
             value_fn=_connector(partial(_phase_current, index)),
         )
         for index, line in enumerate(LINES)
@@ -134,6 +148,7 @@ CHARGER_SENSORS: tuple[EvLoadBalancerSensorDescription, ...] = (
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
+        available_fn=_charger_connected,
         value_fn=_connector(lambda c: c.power_w),
     ),
     EvLoadBalancerSensorDescription(
@@ -141,6 +156,7 @@ CHARGER_SENSORS: tuple[EvLoadBalancerSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
+        available_fn=_charger_connected,
         value_fn=_connector(lambda c: _kwh(c.energy_wh)),
     ),
     EvLoadBalancerSensorDescription(
@@ -149,6 +165,7 @@ CHARGER_SENSORS: tuple[EvLoadBalancerSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL,
+        available_fn=_charger_connected,
         value_fn=_connector(lambda c: _kwh(c.session_energy_wh)),
     ),
 )
@@ -211,6 +228,7 @@ def _meter_sensors(phases: int) -> tuple[EvLoadBalancerSensorDescription, ...]:
                 device_class=SensorDeviceClass.CURRENT,
                 native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
                 state_class=SensorStateClass.MEASUREMENT,
+                available_fn=_meter_healthy,
                 value_fn=_meter_current(index),
             )
             for index, line in enumerate(LINES[:phases])
@@ -220,6 +238,7 @@ def _meter_sensors(phases: int) -> tuple[EvLoadBalancerSensorDescription, ...]:
             device_class=SensorDeviceClass.POWER,
             native_unit_of_measurement=UnitOfPower.WATT,
             state_class=SensorStateClass.MEASUREMENT,
+            available_fn=_meter_healthy,
             value_fn=_meter_power,
         ),
     )
@@ -271,6 +290,13 @@ class EvLoadBalancerSensor(EvLoadBalancerEntity, SensorEntity):
     """A sensor of a charger, a node or a meter."""
 
     entity_description: EvLoadBalancerSensorDescription
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the charger is offline or the meter is lost."""
+        return super().available and self.entity_description.available_fn(
+            self.coordinator, self.subject_id
+        )
 
     @property
     def native_value(self) -> StateType:
