@@ -323,3 +323,36 @@ async def test_limit_for_unknown_charger_is_not_connected(harness: Harness) -> N
     outcome = await harness.central.apply_limit("nobody", 1, 16.0)
 
     assert outcome.result is LimitResult.NOT_CONNECTED
+
+
+async def test_session_from_before_a_restart_is_adopted(harness: Harness) -> None:
+    await harness.start()
+    charger = await harness.booted16("CP1")
+    # The charger was charging before Home Assistant started: it reports the session's id.
+    charger.sim.transactions[1] = "4711"
+    await charger.meter_values(1)
+    assert harness.central is not None
+
+    outcome = await harness.central.apply_limit("CP1", 1, 9.0)
+
+    assert outcome.purpose is ProfilePurpose.TX_PROFILE
+    assert charger.sim.profiles[201].transaction_id == "4711"
+
+
+@pytest.mark.parametrize(("limit_a", "sent_a"), [(float("nan"), 0.0), (-3.0, 0.0), (6.99, 6.9)])
+async def test_odd_limits_err_low(harness: Harness, limit_a: float, sent_a: float) -> None:
+    await harness.start()
+    charger = await harness.booted16("CP1")
+    assert harness.central is not None
+
+    await harness.central.apply_limit("CP1", 1, limit_a)
+
+    assert charger.sim.profiles[201].limit == sent_a
+
+
+async def test_phases_are_checked(harness: Harness) -> None:
+    await harness.start()
+    assert harness.central is not None
+
+    with pytest.raises(ValueError, match="phases"):
+        await harness.central.apply_limit("CP1", 1, 10.0, phases=4)

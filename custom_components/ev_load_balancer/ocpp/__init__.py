@@ -46,6 +46,17 @@ a lease, for a rarely changed cap. Chargers that accept only watts get ``A x V x
 ``clear_limit`` removes a dynamic limit. After a reboot (a BootNotification) the base profile
 and every limit requested within the last lease are sent again; after a mere reconnect the
 charger still holds them and only the usual rules apply.
+
+Housekeeping. ``port`` is the port bound (settings may ask for 0). ``disconnect(cp_id)``
+closes a charger's socket, for example after the user removed or adopted it; it reconnects
+and registers again. ``forget(cp_id)`` drops the state of a charger that is not connected.
+``stop()`` closes every socket and the port and returns when all their tasks are done.
+
+Bad input. A frame that is not OCPP-J, an unknown action or a schema violation gets a
+CallError; binary and oversized frames close that socket. A charger's requests are answered
+at ``max_messages_per_s`` after a burst of ``max_message_burst`` (a charger emptying its
+offline queue is slowed, not cut off); one with more than ``max_pending_frames`` frames
+waiting to be handled is flooding and loses its socket. Other chargers are not affected.
 """
 
 from .models import (

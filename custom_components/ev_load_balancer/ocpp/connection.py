@@ -69,7 +69,7 @@ class WebSocketConnection:
             raise ConnectionClosedError(self.close_reason or "closed") from err
 
     async def close(self, code: int = WSCloseCode.GOING_AWAY, reason: str = "") -> None:
-        """Close the socket; the reason is kept for the log and the state."""
+        """Close the socket; the first reason given is kept for the log."""
         if self.close_reason is None and reason:
             self.close_reason = reason
             _LOGGER.log(

@@ -184,6 +184,8 @@ class CentralSystem:
         self, charge_point_id: str, connector_id: int, limit_a: float, phases: int = 3
     ) -> LimitOutcome:
         """Limit a connector (connector 0: the whole charger) to `limit_a` per phase."""
+        if phases not in (1, 2, 3):
+            raise ValueError(f"phases must be 1, 2 or 3, not {phases}")
         charger = self._chargers.get(charge_point_id)
         if charger is None or charger.session is None:
             return LimitOutcome(result=LimitResult.NOT_CONNECTED, sent=False)

@@ -75,7 +75,9 @@ class ChargerMemory:
 
 
 def floor_tenth(value: float) -> float:
-    """Round down to 0.1 (the resolution OCPP allows), never up."""
+    """Round down to 0.1 (the resolution OCPP allows), never up; no number means 0."""
+    if not math.isfinite(value):
+        return 0.0
     return math.floor(value * 10 + 1e-6) / 10
 
 

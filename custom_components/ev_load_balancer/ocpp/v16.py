@@ -137,11 +137,27 @@ class Ocpp16ChargePoint(ChargePoint):  # type: ignore[misc]  # the library is un
 
     @handles(Action.meter_values)
     def on_meter_values(
-        self, connector_id: int, meter_value: Sequence[Mapping[str, Any]], **_: Any
+        self, connector_id: int, meter_value: Sequence[Mapping[str, Any]], **kwargs: Any
     ) -> Any:
-        """Record a connector's measurements."""
-        self._session.require_accepted()
-        self._session.on_meter_values(connector_id, meter_value)
+        """Record a connector's measurements, and a session started before we knew of it."""
+        session = self._session
+        session.require_accepted()
+        transaction_id = kwargs.get("transaction_id")
+        if (
+            transaction_id is not None
+            and connector_id > 0
+            and session.state.connector(connector_id).transaction is None
+        ):
+            # Home Assistant restarted during the session: adopt it, so that a TxProfile
+            # can reach it.
+            session.start_transaction(
+                connector_id,
+                str(transaction_id),
+                id_tag=None,
+                meter_start_wh=None,
+                started_at=None,
+            )
+        session.on_meter_values(connector_id, meter_value)
         return call_result.MeterValues()
 
     @handles(Action.data_transfer)
