@@ -12,7 +12,13 @@ from ocpp.v16 import call
 from ocpp.v16.enums import Action
 import pytest
 
-from custom_components.ev_load_balancer.ocpp import ChargerConfig, EventType, LimitResult
+from custom_components.ev_load_balancer.ocpp import (
+    CentralSystem,
+    CentralSystemSettings,
+    ChargerConfig,
+    EventType,
+    LimitResult,
+)
 
 from .conftest import Harness
 from .simulator import SimCharger16, run
@@ -191,3 +197,17 @@ async def test_set_charging_profile_round_trip(harness: Harness) -> None:
         f"p95 {samples[int(len(samples) * 0.95)] * 1000:.2f} ms, "
         f"max {samples[-1] * 1000:.2f} ms"
     )
+
+
+async def test_port_in_use_raises_and_leaves_nothing_behind(harness: Harness) -> None:
+    first = await harness.start()
+    second = CentralSystem(
+        CentralSystemSettings(host="127.0.0.1", port=first.port or 0),
+        charger_config=lambda _: None,
+    )
+
+    with pytest.raises(OSError, match="address already in use"):
+        await second.start()
+
+    assert second.port is None
+    await second.stop()
