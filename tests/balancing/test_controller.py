@@ -224,6 +224,18 @@ def test_raise_waits_for_the_room_a_lowered_charger_still_uses() -> None:
     assert limits(sim.step(101.0)) == {"a": 6.0, "b": 6.0}
 
 
+def test_first_step_does_not_raise_into_room_still_in_use() -> None:
+    # After a restart the limits in force are unknown: a draws 12 A from an earlier limit.
+    config = site(charger("a", phases=1), charger("b", phases=1), fuse_a=14.0)
+    controller = Controller(config, EXACT)
+    result = controller.step(snapshot(0.0, {"a": car(12.0), "b": car(0.0)}, (12.0, 0.0, 0.0)))
+    assert limits(result) == {"a": 6.0, "b": 0.0}
+    assert result.limits["b"].reason is Reason.RAMP_HOLD
+    observations = {"a": car(6.0, at=20.0), "b": car(0.0, at=20.0)}
+    result = controller.step(snapshot(20.0, observations, (6.0, 0.0, 0.0)))
+    assert limits(result) == {"a": 6.0, "b": 6.0}
+
+
 def test_raise_waits_to_settle_and_climbs_by_steps() -> None:
     config = site(charger("a"))
     settings = ControllerSettings(settle_s=15.0, raise_step_a=4.0, min_change_a=0.0)

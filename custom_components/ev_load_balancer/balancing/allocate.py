@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+import heapq
 from itertools import groupby
 import math
 
@@ -29,6 +30,7 @@ EPSILON_A = 1e-9
 """Tolerance for floating-point comparisons of currents."""
 
 _PENDING, _GROWING, _FROZEN = range(3)
+_LINES = tuple(Line)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +100,7 @@ def _cap_reason(demand: Demand) -> Reason:
 def _bound(limit_a: float, reason: Reason, key: int | None, nodes: Sequence[str]) -> Allocation:
     if key is None:
         return Allocation(limit_a=limit_a, reason=reason)
-    return Allocation(limit_a=limit_a, reason=reason, node_id=nodes[key // 3], line=Line(key % 3))
+    return Allocation(limit_a=limit_a, reason=reason, node_id=nodes[key // 3], line=_LINES[key % 3])
 
 
 def _tightest(item_keys: Sequence[int], slack: Sequence[float]) -> tuple[int | None, float]:
@@ -155,6 +157,55 @@ def _fill_in_order(
         results[demand.id] = allocation
 
 
+class _Filling:
+    """Node lines filling up as a water level rises.
+
+    Each node line's slack shrinks at its rate (the demands growing on it). A line's slack is
+    brought up to date only when its rate changes, and the level at which it fills sits in a
+    heap, so that finding the next full line does not scan every line.
+    """
+
+    def __init__(self, slack: list[float], level: float) -> None:
+        self.slack = slack
+        self.level = level
+        self._rate: dict[int, int] = {}
+        self._since: dict[int, float] = {}
+        self._version: dict[int, int] = {}
+        self._heap: list[tuple[float, int, int]] = []
+
+    def change(self, key: int, delta: int) -> None:
+        """Add `delta` demands growing on a node line."""
+        self._catch_up(key)
+        rate = self._rate[key] = self._rate.get(key, 0) + delta
+        version = self._version[key] = self._version.get(key, 0) + 1
+        if rate > 0:
+            full_at = self.level + max(self.slack[key], 0.0) / rate
+            heapq.heappush(self._heap, (full_at, version, key))
+
+    def next_full(self) -> tuple[float, int] | None:
+        """Return the level at which the next node line fills, and that line."""
+        heap = self._heap
+        while heap and heap[0][1] != self._version[heap[0][2]]:
+            heapq.heappop(heap)
+        return (heap[0][0], heap[0][2]) if heap else None
+
+    def fill(self, key: int, level: float) -> None:
+        """Raise the level to where `key` is full."""
+        self.level = max(self.level, level)
+        self._catch_up(key)
+        self.slack[key] = 0.0
+
+    def finish(self) -> None:
+        """Bring every slack up to the final level."""
+        for key in self._rate:
+            self._catch_up(key)
+
+    def _catch_up(self, key: int) -> None:
+        if rate := self._rate.get(key, 0):
+            self.slack[key] -= rate * (self.level - self._since[key])
+        self._since[key] = self.level
+
+
 def _water_fill(
     admitted: Sequence[Demand],
     keys: Mapping[str, list[int]],
@@ -164,12 +215,13 @@ def _water_fill(
 ) -> None:
     """Raise all admitted demands together from their minimums (max-min fair).
 
-    A water level rises; each demand holds min(cap, max(minimum, level)). Between events (a
-    demand starts growing at its minimum, or stops at its cap) every node line's load grows
-    linearly, so the level at which the next one fills is found exactly. When a node line
-    fills, every demand growing on it stops there; one that starts on it later stops at once.
+    A water level rises; each demand holds min(cap, max(minimum, level)). Events: a demand
+    starts growing at its minimum, stops at its cap, or a node line it loads fills; then every
+    demand growing on that line stops there (one that starts on it later stops at once).
     """
     count = len(admitted)
+    if not count:
+        return
     low = [d.min_a for d in admitted]
     high = [_cap_a(d) for d in admitted]
     item_keys = [keys[d.id] for d in admitted]
@@ -177,65 +229,60 @@ def _water_fill(
     for item, its_keys in enumerate(item_keys):
         for key in its_keys:
             members.setdefault(key, []).append(item)
-    rate = dict.fromkeys(members, 0)
     state = [_PENDING] * count
     value = low.copy()
     bound: list[int | None] = [None] * count
     starts = sorted(range(count), key=low.__getitem__)
     stops = sorted(range(count), key=high.__getitem__)
-    next_start = next_stop = 0
-    growing = 0
-    level = low[starts[0]] if count else 0.0
+    next_start = next_stop = growing = 0
+    filling = _Filling(slack, low[starts[0]])
 
-    def stop(item: int, at_a: float, key: int | None) -> None:
+    def stop(item: int, key: int | None) -> None:
         state[item] = _FROZEN
-        value[item] = min(max(at_a, low[item]), high[item])
+        value[item] = min(max(filling.level, low[item]), high[item])
         bound[item] = key
         for its_key in item_keys[item]:
-            rate[its_key] -= 1
+            filling.change(its_key, -1)
 
     while True:
-        while next_start < count and low[starts[next_start]] <= level + EPSILON_A:
+        while next_start < count and low[starts[next_start]] <= filling.level + EPSILON_A:
             item = starts[next_start]
             next_start += 1
             if state[item] == _PENDING:
                 state[item] = _GROWING
                 growing += 1
                 for key in item_keys[item]:
-                    rate[key] += 1
+                    filling.change(key, 1)
         while next_stop < count and (
-            state[stops[next_stop]] == _FROZEN or high[stops[next_stop]] <= level + EPSILON_A
+            state[stops[next_stop]] == _FROZEN
+            or high[stops[next_stop]] <= filling.level + EPSILON_A
         ):
             item = stops[next_stop]
             next_stop += 1
             if state[item] == _GROWING:
-                stop(item, high[item], None)
                 growing -= 1
+                stop(item, None)
         if not growing:
             if next_start == count:
                 break
-            level = low[starts[next_start]]
+            filling.level = low[starts[next_start]]
             continue
         next_event = min(
             low[starts[next_start]] if next_start < count else math.inf,
             high[stops[next_stop]] if next_stop < count else math.inf,
         )
-        rise_a, tight = next_event - level, None
-        for key, growth in rate.items():
-            if growth and max(slack[key], 0.0) / growth < rise_a:
-                rise_a, tight = max(slack[key], 0.0) / growth, key
-        if math.isinf(rise_a):
-            break
-        for key, growth in rate.items():
-            if growth:
-                slack[key] -= growth * rise_a
-        level += rise_a
-        if tight is not None:
-            slack[tight] = 0.0
-            for item in members[tight]:
+        full = filling.next_full()
+        if full is not None and full[0] <= next_event:
+            filling.fill(full[1], full[0])
+            for item in members[full[1]]:
                 if state[item] == _GROWING:
                     growing -= 1
-                    stop(item, level, tight)
+                    stop(item, full[1])
+        elif math.isinf(next_event):
+            break
+        else:
+            filling.level = next_event
+    filling.finish()
 
     for item, demand in enumerate(admitted):
         if bound[item] is None:

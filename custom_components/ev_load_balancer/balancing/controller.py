@@ -245,7 +245,7 @@ class Controller:
         # An ordering key only: V x sum of conductor currents is close enough for that.
         memory.energy_wh += (
             site.voltage_v
-            * sum(max(current_a, 0.0) for current_a in currents_a[: charger.phases])
+            * max(sum(currents_a[: charger.phases]), 0.0)
             * min(max(elapsed_s, 0.0), settings.charger_timeout_s)
             / HOUR_S
         )
@@ -440,30 +440,43 @@ class Controller:
         raises: list[_View] = []
         for view in controlled:
             target_a, previous_a = targets[view.config.id].limit_a, view.previous_a
-            if previous_a is None or target_a == previous_a:
+            if target_a == previous_a or (previous_a is None and target_a == 0):
                 limit_a[view.config.id] = target_a
-            elif target_a < previous_a:
+            elif previous_a is not None and target_a < previous_a:
                 small = target_a > 0 and previous_a - target_a < settings.min_change_a
                 limit_a[view.config.id] = previous_a if small else target_a
                 if small:
                     small_cuts.append(view)
             else:
-                limit_a[view.config.id] = previous_a
+                # An unknown limit (first step) is raised like one at 0 A: only into room
+                # that the chargers' present draw leaves.
+                limit_a[view.config.id] = previous_a or 0.0
                 raises.append(view)
         # Keep small cuts unsent only while every node stays within its limit.
-        loads = _loads(controlled, limit_a)
+        loads = _loads(controlled, limit_a) if small_cuts else {}
         for key, load_a in loads.items():
             if load_a > _at(available, key) + EPSILON_A:
                 for view in small_cuts:
                     if key[0] in view.path and key[1] in view.lines:
                         limit_a[view.config.id] = targets[view.config.id].limit_a
         reasons = {key: target.reason for key, target in targets.items()}
-        room = _room(controlled, limit_a, available)
-        raises.sort(key=lambda v: (-v.config.priority, turns.get(v.config.id, 0), v.config.id))
+        ready: list[tuple[_View, float]] = []
         for view in raises:
-            limit_a[view.config.id], held = self._raise(view, targets[view.config.id], room, now)
-            if held is not None:
+            wanted_a, held = self._wanted(view, targets[view.config.id], now)
+            if wanted_a is not None:
+                ready.append((view, wanted_a))
+            elif held is not None:
                 reasons[view.config.id] = held
+        if ready:
+            room = _room(controlled, limit_a, available)
+            ready.sort(
+                key=lambda r: (-r[0].config.priority, turns.get(r[0].config.id, 0), r[0].config.id)
+            )
+            for view, wanted_a in ready:
+                target = targets[view.config.id]
+                limit_a[view.config.id], held = _grant(view, wanted_a, target, room, self._settings)
+                if held is not None:
+                    reasons[view.config.id] = held
         return {
             view.config.id: self._decide(
                 view, targets[view.config.id], limit_a.get(view.config.id), reasons, now
@@ -471,34 +484,22 @@ class Controller:
             for view in views.values()
         }
 
-    def _raise(
-        self,
-        view: _View,
-        target: Allocation,
-        room: dict[tuple[str, Line], float],
-        now: float,
-    ) -> tuple[float, Reason | None]:
-        """Return the limit a charger may be raised to now, and why it waits when it does."""
-        settings, charger = self._settings, view.config
-        previous_a = view.previous_a or 0.0
-        memory = view.memory
+    def _wanted(
+        self, view: _View, target: Allocation, now: float
+    ) -> tuple[float | None, Reason | None]:
+        """Return how far a charger should be raised now, or None and why it waits."""
+        settings, charger, memory = self._settings, view.config, view.memory
+        if view.previous_a is None:
+            return target.limit_a, None
+        previous_a = view.previous_a
         if memory.changed_at is not None and now - memory.changed_at < settings.settle_s:
-            return previous_a, Reason.RAMP_HOLD
+            return None, Reason.RAMP_HOLD
         if len(_recent(memory.changes, now)) >= settings.max_changes_per_hour:
-            return previous_a, Reason.CHANGE_BUDGET
+            return None, Reason.CHANGE_BUDGET
         wanted_a = min(target.limit_a, max(charger.min_a, previous_a + settings.raise_step_a))
         if wanted_a - previous_a < settings.min_change_a:
-            return previous_a, None
-        keys = [(node_id, line) for node_id in view.path for line in view.lines]
-        counted = {key: max(view.drawn_a[key[1]], previous_a) for key in keys}
-        fits_a = min((room[key] + counted[key] for key in keys), default=math.inf)
-        waiting = fits_a < wanted_a or wanted_a < target.limit_a
-        granted_a = min(wanted_a, fits_a)
-        if granted_a < charger.min_a or granted_a - previous_a < settings.min_change_a:
-            return previous_a, Reason.RAMP_HOLD if waiting else None
-        for key in keys:
-            room[key] -= max(view.drawn_a[key[1]], granted_a) - counted[key]
-        return granted_a, Reason.RAMP_HOLD if waiting else None
+            return None, None
+        return wanted_a, None
 
     def _decide(
         self,
@@ -536,6 +537,27 @@ class Controller:
             for node_id in view.path:
                 allocated[node_id] = _add(allocated[node_id], load)
         return allocated
+
+
+def _grant(
+    view: _View,
+    wanted_a: float,
+    target: Allocation,
+    room: dict[tuple[str, Line], float],
+    settings: ControllerSettings,
+) -> tuple[float, Reason | None]:
+    """Raise a charger as far as the room others have really left allows."""
+    previous_a = view.previous_a or 0.0
+    keys = [(node_id, line) for node_id in view.path for line in view.lines]
+    counted = {key: max(view.drawn_a[key[1]], previous_a) for key in keys}
+    fits_a = min((room[key] + counted[key] for key in keys), default=math.inf)
+    waiting = fits_a < wanted_a or wanted_a < target.limit_a
+    granted_a = min(wanted_a, fits_a)
+    if granted_a < view.config.min_a or granted_a - previous_a < settings.min_change_a:
+        return previous_a, Reason.RAMP_HOLD if waiting else None
+    for key in keys:
+        room[key] -= max(view.drawn_a[key[1]], granted_a) - counted[key]
+    return granted_a, Reason.RAMP_HOLD if waiting else None
 
 
 def _recent(times: Iterable[float], now: float) -> tuple[float, ...]:
