@@ -492,6 +492,7 @@ class ChargerSession:
             return True
         if phases != limit.sent_phases or value < limit.sent_a:
             return True
+        # Resuming from a pause always goes out, however small the step.
         if value - limit.sent_a >= self.settings.min_change_a or (limit.sent_a == 0 < value):
             return True
         return limit.valid_until is not None and now >= limit.valid_until - refresh_after

@@ -18,7 +18,16 @@ from ocpp.v16.enums import (
 from .connection import WebSocketConnection
 from .meter import WANTED_MEASURANDS
 from .models import Registration
-from .protocol import Answer, LibraryLog, Profile, answered, handles, ocpp_datetime, text
+from .protocol import (
+    Answer,
+    LibraryLog,
+    Profile,
+    answered,
+    handles,
+    ocpp_datetime,
+    parse_datetime,
+    text,
+)
 from .session import ChargerSession
 
 _RATE_UNITS = {"Current": "A", "Power": "W"}
@@ -115,7 +124,7 @@ class Ocpp16ChargePoint(ChargePoint):  # type: ignore[misc]  # the library is un
             str(transaction_id),
             id_tag=id_tag,
             meter_start_wh=float(meter_start),
-            started_at=self._session.clock(),
+            started_at=parse_datetime(timestamp) or self._session.clock(),
         )
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info=self._id_tag_info(id_tag)
