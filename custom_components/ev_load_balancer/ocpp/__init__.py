@@ -9,6 +9,8 @@ Use::
         CentralSystemSettings(host="0.0.0.0", port=9000, failsafe_current_a=6.0),
         charger_config=lambda cp_id: configured.get(cp_id),  # ChargerConfig or None
         listener=on_event,  # called in the event loop with a ChargerEvent
+        authorize=None,  # (cp_id, id_tag) -> bool for Authorize and sessions; None: accept all
+        clock=utc_now,  # wall clock for the chargers' clocks, timestamps and leases
     )
     await central.start()
     outcome = await central.apply_limit("CP-1", 1, 10.0, phases=3)
