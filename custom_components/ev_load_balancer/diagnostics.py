@@ -5,14 +5,26 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_HOST, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 
 from . import EvLoadBalancerConfigEntry
 from .const import CONF_CERTFILE, CONF_KEYFILE
+from .ocpp import ChargerState
 
 TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_CERTFILE, CONF_KEYFILE, "id_tag", "serial_number"}
+_SECRET_WORDS = ("auth", "password", "key", "url", "ssid", "certificate")
+
+
+def _charger(state: ChargerState) -> dict[str, Any]:
+    """A charger's state with the secrets among its raw configuration values hidden."""
+    data = asdict(state)
+    settings = data["capabilities"]["settings"]
+    for name in settings:
+        if any(word in name.lower() for word in _SECRET_WORDS):
+            settings[name] = REDACTED
+    return data
 
 
 async def async_get_config_entry_diagnostics(
@@ -32,7 +44,7 @@ async def async_get_config_entry_diagnostics(
                 }
                 for subentry_id, subentry in entry.subentries.items()
             },
-            "settings": coordinator.settings.as_dict(),
+            "runtime_settings": coordinator.settings.as_dict(),
             "site": asdict(coordinator.layout.site),
             "last_cycle": None if state is None else asdict(state),
             "controller": coordinator.controller.export_state(),
@@ -46,7 +58,7 @@ async def async_get_config_entry_diagnostics(
                 for meter_id, source in coordinator.meters.items()
             },
             "chargers": {
-                charge_point_id: asdict(charger)
+                charge_point_id: _charger(charger)
                 for charge_point_id, charger in coordinator.central.chargers.items()
             },
         },
