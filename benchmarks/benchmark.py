@@ -41,6 +41,8 @@ class PlotData:
     offered_a: np.ndarray
     """(minutes, chargers): mean offer while a car is there, NaN otherwise."""
     charger_ids: tuple[str, ...]
+    max_a: float
+    """The largest charger maximum: the top of the colour scale."""
 
 
 def _per_minute(values: np.ndarray, per: int, how: str) -> np.ndarray:
@@ -66,6 +68,7 @@ def run_one(path: Path, strategy: str) -> tuple[dict[str, Any], PlotData]:
         keep_a=scenario.site.margin_a + scenario.site.reserve_a,
         offered_a=_per_minute(run.offered_a.astype(np.float64), per, "mean"),
         charger_ids=tuple(c.id for c in scenario.chargers),
+        max_a=max((c.max_a for c in scenario.chargers), default=1.0),
     )
     return metrics, plot
 
@@ -159,7 +162,7 @@ def plot_scenario(name: str, plots: dict[str, PlotData], out: Path) -> None:
         left.axhline(max(p.fuse_a) - p.keep_a, color="red", lw=0.8, ls="--", label="fuse - margin")
         left.set_ylim(0, max(top, float(np.nanmax(p.site_max_a)) * 1.05))
         left.set_xlim(0, minutes)
-        left.set_ylabel(f"{strategy}\nsite A (max/min)", fontsize=9)
+        left.set_ylabel(f"{strategy}\nsite A, max per minute", fontsize=9)
         _clock_ticks(left, minutes, p.start_tod_s)
         left.legend(loc="upper right", fontsize=7, ncols=5)
         image = right.imshow(
@@ -168,6 +171,7 @@ def plot_scenario(name: str, plots: dict[str, PlotData], out: Path) -> None:
             interpolation="nearest",
             cmap="viridis",
             vmin=0,
+            vmax=p.max_a,
             extent=(0, minutes, len(p.charger_ids) - 0.5, -0.5),
         )
         right.set_facecolor("#eeeeee")  # no car: no offer
