@@ -48,6 +48,15 @@ def test_non_ev_load_is_the_meter_minus_the_chargers() -> None:
     assert result.failsafe_nodes == frozenset()
 
 
+def test_a_report_newer_than_the_meter_does_not_hide_non_ev_load() -> None:
+    controller = Controller(site(charger("a")), EXACT)
+    assert limits(controller.step(snapshot(0.0, {"a": car(0, 0, 0)}))) == {"a": 16.0}
+    # The car has ramped up and says so, but the meter was read just before that.
+    observations = {"a": car(16.0, 16.0, 16.0, at=20.0)}
+    result = controller.step(snapshot(20.0, observations, (10.0, 10.0, 10.0), meter_at=19.5))
+    assert result.limits["a"].limit_a == 13.0
+
+
 def test_meter_without_chargers_is_all_non_ev_load() -> None:
     config = site(charger("a", max_a=32.0))
     root = replace(config.nodes[0], meter_includes_chargers=False)

@@ -81,6 +81,10 @@ class _Memory:
     demand_since: float | None = None
     energy_wh: float = 0.0
     """Received since the car was connected: the rotation's fairness measure."""
+    report_at: float | None = None
+    report_a: tuple[float, ...] = ()
+    earlier_report_a: tuple[float, ...] = ()
+    """The report before the latest one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +97,11 @@ class _View:
     """OFFLINE, DISABLED or NOT_CHARGING; None when it takes part."""
     lines: tuple[Line, ...]
     drawn_a: PhaseCurrents
-    """Measured per site line, as subtracted from the meters (0 when not fresh)."""
+    """Measured per site line (0 when not fresh), at most the limit it may still draw."""
+    drawn_before_a: PhaseCurrents
+    """The same, but no more than the report before: what a meter read before `reported_at`
+    may show of this charger."""
+    reported_at: float
     previous_a: float | None
     """The limit in force before this step, None when unknown."""
     arrival: float
@@ -212,6 +220,11 @@ class Controller:
                 now=now,
                 elapsed_s=elapsed_s,
             )
+        if fresh and observation and observation.measured_at != memory.report_at:
+            memory.earlier_report_a = (
+                memory.report_a if memory.report_at is not None else currents_a
+            )
+            memory.report_a, memory.report_at = currents_a, observation.measured_at
         settled = memory.changed_at is None or now - memory.changed_at >= settings.settle_s
         if previous_a is None:
             ceiling_a = math.inf
@@ -224,6 +237,14 @@ class Controller:
             status=status,
             lines=load_lines(charger, site.grid, site.phases, car_phases or charger.phases),
             drawn_a=line_currents(charger, site.grid, site.phases, currents_a, ceiling_a),
+            drawn_before_a=line_currents(
+                charger,
+                site.grid,
+                site.phases,
+                _lower(currents_a, memory.earlier_report_a),
+                ceiling_a,
+            ),
+            reported_at=memory.report_at if fresh and memory.report_at is not None else -math.inf,
             previous_a=previous_a,
             arrival=(observation.session_started_at if observation else None) or math.inf,
             memory=memory,
@@ -289,10 +310,19 @@ class Controller:
         offline: Mapping[str, PhaseCurrents],
     ) -> dict[str, PhaseCurrents]:
         """Per node and line: what controllable chargers below it may draw in total."""
+        read_at = {
+            node.id: meters[node.meter_id].at
+            for node in self._config.nodes
+            if node.meter_id is not None and node.id not in failsafe
+        }
         drawn: dict[str, PhaseCurrents] = dict.fromkeys(self._paths, (0.0, 0.0, 0.0))
         for view in views.values():
             for node_id in view.path:
-                drawn[node_id] = _add(drawn[node_id], view.drawn_a)
+                # A report newer than the meter reading may show a rise the meter has not
+                # seen yet: subtracting it would hide non-EV load.
+                newer = view.reported_at > read_at.get(node_id, math.inf)
+                seen = view.drawn_before_a if newer else view.drawn_a
+                drawn[node_id] = _add(drawn[node_id], seen)
         available: dict[str, PhaseCurrents] = {}
         for node in self._config.nodes:
             reading = (
@@ -558,6 +588,13 @@ def _grant(
     for key in keys:
         room[key] -= max(view.drawn_a[key[1]], granted_a) - counted[key]
     return granted_a, Reason.RAMP_HOLD if waiting else None
+
+
+def _lower(latest: tuple[float, ...], earlier: tuple[float, ...]) -> tuple[float, ...]:
+    """Per conductor, the smaller of two reports (the latest when the earlier has no value)."""
+    if len(earlier) != len(latest):
+        return latest
+    return tuple(min(a, b) for a, b in zip(latest, earlier, strict=True))
 
 
 def _recent(times: Iterable[float], now: float) -> tuple[float, ...]:
