@@ -205,6 +205,8 @@ line, first come first served). See `BENCHMARK.md` for the metrics.
 - **optimum ratio**: delivered / the offline optimum (a linear program with perfect knowledge
   on a 5-minute grid, solved with HiGHS); an upper bound, nothing can reach 1 exactly.
 - **cycle µs**: the cost of one `step` call on this machine.
+- Plots, one row per strategy: left, the site's current per line (highest per minute) against
+  the fuse and fuse - margin; right, what each charger offers while a car is plugged in.
 """
 
 
@@ -241,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         for n, m in cycles.items()
     )
     plots = "\n".join(f"![{n}]({n}.png)" for n in names)
+    parallel = f"Runs: {args.jobs} at a time" + (
+        ", which makes cycle times noisier" if args.jobs > 1 else ""
+    )
     (args.out / "README.md").write_text(
-        f"{README_HEAD}\n{table(results)}\n\n{cycle_line}.\n\n## Plots\n\n{plots}\n",
+        f"{README_HEAD}\n{table(results)}\n\n{parallel}.\n\n{cycle_line}.\n\n## Plots\n\n{plots}\n",
         encoding="utf-8",
     )
     (args.out / "results.json").write_text(

@@ -220,11 +220,14 @@ class _Map:
         return self.data[key]
 
     def done(self) -> None:
-        unknown = [str(k) for k in self.data if k not in self.used]
+        unknown = [k for k in self.data if str(k) not in self.used]
         if unknown:
             known = ", ".join(sorted(self.used))
             self.fail(
-                self.at(unknown[0]), self.data[unknown[0]], f"one of the keys {known}", unknown=True
+                self.at(str(unknown[0])),
+                self.data[unknown[0]],
+                f"one of the keys {known}",
+                unknown=True,
             )
 
 
@@ -309,7 +312,9 @@ class _Reader:
         return self.fail(where, value, "a non-empty string")
 
     def phases(self, value: object, where: str) -> int:
-        return int(self.choice(str(value), where, ("1", "3")))
+        if value in (1, 3) and not isinstance(value, bool):
+            return int(value)  # type: ignore[call-overload]
+        return self.fail(where, value, "1 or 3")
 
     def boolean(self, value: object, where: str) -> bool:
         if isinstance(value, bool):

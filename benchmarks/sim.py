@@ -212,8 +212,9 @@ def simulate(scenario: Scenario, strategy: str | None = None) -> Run:
     changes = 0
     failsafe_steps = 0
     failsafe_now = False
-    last_run = -run_max
-    wake = True
+    # The coordinator starts when the first data comes in, not before.
+    last_run = 0
+    wake = False
 
     def set_row(c: int) -> None:
         """Which lines the charger loads now, at what power per ampere, and what it reports."""

@@ -39,13 +39,14 @@ SHORT = {"duration_h": 0.25}
 
 def test_limits_apply_after_the_reaction_delay_and_follow_wiring() -> None:
     run = simulate(scenario_from(SMALL, **SHORT), "static")
-    # Until the first limit lands (4 s) the chargers offer the failsafe current; then 25/2 A.
-    assert run.offered_a[:4, 0].tolist() == [6.0] * 4
-    assert run.offered_a[4:, 0] == pytest.approx(12.5)
+    # The first cycle runs on the reading of second 1; until its limit lands 4 s later the
+    # chargers offer the failsafe current, then 25/2 A.
+    assert run.offered_a[:5, 0].tolist() == [6.0] * 5
+    assert run.offered_a[5:, 0] == pytest.approx(12.5)
     # a: 3-phase car on L1L2L3; b: 1-phase car on its first conductor, wired to L2.
     assert run.node_current_a[100, 0] == pytest.approx([12.5, 25.0, 12.5])
     assert run.site_power_kw[100] == pytest.approx(12.5 * 230 * 4 / 1000)
-    a_kwh = (6.0 * 4 + 12.5 * (900 - 4)) * 690 / 3.6e6
+    a_kwh = (6.0 * 5 + 12.5 * (900 - 5)) * 690 / 3.6e6
     assert run.delivered_kwh[0] == pytest.approx(a_kwh)
 
 
