@@ -161,6 +161,16 @@ def test_missing_or_incomplete_reading_is_stale(
     assert result.limits["a"] == ChargerLimit(limit_a=6.0, phases=3, reason=Reason.FAILSAFE)
 
 
+def test_failsafe_keeps_room_for_the_last_non_ev_load_seen() -> None:
+    controller = Controller(site(charger("a"), charger("b")), EXACT)
+    observations = {"a": car(0, 0, 0), "b": car(0, 0, 0)}
+    controller.step(snapshot(0.0, observations, (15.0, 15.0, 15.0)))
+    observations = {"a": car(0, 0, 0, at=20.0), "b": car(0, 0, 0, at=20.0)}
+    result = controller.step(snapshot(20.0, observations, (15.0, 15.0, 15.0), meter_at=0.0))
+    # 25 A - 2 A margin - 15 A last seen: room for one charger at the failsafe current.
+    assert sorted(limits(result).values()) == [0.0, 6.0]
+
+
 def test_failsafe_respects_the_node_limit() -> None:
     controller = Controller(site(charger("a"), charger("b"), fuse_a=10.0), EXACT)
     result = controller.step(snapshot(0.0, {"a": car(0, 0, 0), "b": car(0, 0, 0)}, None))

@@ -11,7 +11,7 @@ Each step, driven only by `Snapshot.now`:
    failsafe current (0 A when that is below their minimum).
 3. Available current per node and line: a metered node's limit minus margin, reserve and
    non-EV load (meter minus what the chargers below draw, never below 0); a failsafe node's
-   limit minus margin and reserve; an unmetered node's limit. Offline chargers are taken off
+   the same with the last non-EV load seen; an unmetered node's limit. Offline chargers are taken off
    at the most they could draw (their last limit or the failsafe current the charger falls
    back to, whichever is higher; their maximum when unknown).
 4. Rotation: every `rotation_interval_s` the chargers are ranked by least energy received;
@@ -51,7 +51,6 @@ from .model import (
     ControllerSettings,
     Line,
     MeterReading,
-    NodeConfig,
     PhaseCurrents,
     Reason,
     SiteConfig,
@@ -120,6 +119,8 @@ class Controller:
         self._turn: dict[str, int] = {}
         self._rotated_at: float | None = None
         self._last_now: float | None = None
+        self._non_ev: dict[str, PhaseCurrents] = {}
+        """Per metered node, the non-EV load last seen."""
 
     def reconfigure(self, config: SiteConfig) -> None:
         """Take a new configuration, keeping what is known of chargers that remain."""
@@ -128,6 +129,7 @@ class Controller:
         kept = {charger.id for charger in config.chargers}
         self._memory = {key: value for key, value in self._memory.items() if key in kept}
         self._turn = {key: value for key, value in self._turn.items() if key in kept}
+        self._non_ev = {key: value for key, value in self._non_ev.items() if key in self._paths}
 
     def export_state(self) -> dict[str, Any]:
         """Return what must survive a restart (JSON-safe): energy per charger, rotation order."""
@@ -323,36 +325,21 @@ class Controller:
                 newer = view.reported_at > read_at.get(node_id, math.inf)
                 seen = view.drawn_before_a if newer else view.drawn_a
                 drawn[node_id] = _add(drawn[node_id], seen)
+        kept_a = self._config.margin_a + self._config.reserve_a
         available: dict[str, PhaseCurrents] = {}
         for node in self._config.nodes:
-            reading = (
-                None if node.id in failsafe or node.meter_id is None else meters[node.meter_id]
-            )
-            below = drawn[node.id] if node.meter_includes_chargers else (0.0, 0.0, 0.0)
-            free = _sub(self._free(node, reading, below), offline[node.id])
+            if node.meter_id is None:
+                free = node.limit_a
+            else:
+                if node.id not in failsafe:
+                    below = drawn[node.id] if node.meter_includes_chargers else (0.0, 0.0, 0.0)
+                    self._non_ev[node.id] = _non_ev(meters[node.meter_id], below)
+                # On failsafe the last non-EV load seen is the best guess there is.
+                non_ev = self._non_ev.get(node.id, (0.0, 0.0, 0.0))
+                free = _sub(node.limit_a, _add(non_ev, (kept_a, kept_a, kept_a)))
+            free = _sub(free, offline[node.id])
             available[node.id] = (free[0], 0.0, 0.0) if self._config.phases == 1 else free
         return available
-
-    def _free(
-        self,
-        node: NodeConfig,
-        reading: MeterReading | None,
-        chargers_a: PhaseCurrents,
-    ) -> PhaseCurrents:
-        """Return the node's limit less margin, reserve and non-EV load, per line."""
-        if node.meter_id is None:
-            return node.limit_a
-        kept_a = self._config.margin_a + self._config.reserve_a
-        if reading is None:  # failsafe: the non-EV load is unknown
-            return _sub(node.limit_a, (kept_a, kept_a, kept_a))
-        measured = [current_a or 0.0 for current_a in reading.currents_a]
-        # Never below 0: a meter that reads less than the chargers draw must not add room.
-        non_ev = [max(measured[line] - chargers_a[line], 0.0) for line in range(3)]
-        return (
-            node.limit_a[0] - kept_a - non_ev[0],
-            node.limit_a[1] - kept_a - non_ev[1],
-            node.limit_a[2] - kept_a - non_ev[2],
-        )
 
     def _offline(self, views: Mapping[str, _View]) -> dict[str, PhaseCurrents]:
         """Sum per node what offline chargers below it could draw at most, per line."""
@@ -588,6 +575,19 @@ def _grant(
     for key in keys:
         room[key] -= max(view.drawn_a[key[1]], granted_a) - counted[key]
     return granted_a, Reason.RAMP_HOLD if waiting else None
+
+
+def _non_ev(reading: MeterReading, chargers_a: PhaseCurrents) -> PhaseCurrents:
+    """Return the meter's reading less what the chargers draw, per line.
+
+    Never below 0: a meter that reads less than the chargers draw must not add room.
+    """
+    measured = [current_a or 0.0 for current_a in reading.currents_a]
+    return (
+        max(measured[0] - chargers_a[0], 0.0),
+        max(measured[1] - chargers_a[1], 0.0),
+        max(measured[2] - chargers_a[2], 0.0),
+    )
 
 
 def _lower(latest: tuple[float, ...], earlier: tuple[float, ...]) -> tuple[float, ...]:
