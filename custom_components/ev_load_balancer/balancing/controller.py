@@ -22,9 +22,10 @@ Each step, driven only by `Snapshot.now`:
    `demand_headroom_a` and offered its full share again every `reoffer_interval_s`.
 6. Dynamics: lowering is sent at once. A raise waits `settle_s` after the charger's last
    change, grows by at most `raise_step_a`, waits when the hourly change budget is used up,
-   and only takes room that others have really left: every charger counts at the larger of
-   its new limit and what it still draws (up to the limit it may still be ramping from), so
-   the same headroom is never given twice. Targets leave `min_change_a` free on every node
+   and only takes room that others have really left: every charger counts at the largest of
+   what it draws, its new limit and, until its last change has settled, the limit before (a
+   car may not have reacted yet), so the same headroom is never given twice. A charger report
+   newer than the meter reading counts at most as much as the report before it. Targets leave `min_change_a` free on every node
    line, a dead band: a limit already sent is kept while everything still fits (for cuts
    smaller than `min_change_a`), so small swings of the non-EV load change nothing; raises
    smaller than `min_change_a` are not sent.
@@ -101,6 +102,9 @@ class _View:
     """The same, but no more than the report before: what a meter read before `reported_at`
     may show of this charger."""
     reported_at: float
+    may_draw_a: float
+    """The highest limit the charger may still follow: its limit in force, or the one before
+    while the last change has not settled (the car may not have reacted yet)."""
     previous_a: float | None
     """The limit in force before this step, None when unknown."""
     arrival: float
@@ -247,6 +251,12 @@ class Controller:
                 ceiling_a,
             ),
             reported_at=memory.report_at if fresh and memory.report_at is not None else -math.inf,
+            may_draw_a=0.0
+            if status is Reason.NOT_CHARGING
+            else max(
+                previous_a or 0.0,
+                0.0 if settled or math.isinf(memory.ramp_from_a) else memory.ramp_from_a,
+            ),
             previous_a=previous_a,
             arrival=(observation.session_started_at if observation else None) or math.inf,
             memory=memory,
@@ -566,14 +576,14 @@ def _grant(
     """Raise a charger as far as the room others have really left allows."""
     previous_a = view.previous_a or 0.0
     keys = [(node_id, line) for node_id in view.path for line in view.lines]
-    counted = {key: max(view.drawn_a[key[1]], previous_a) for key in keys}
+    counted = {key: max(view.drawn_a[key[1]], view.may_draw_a) for key in keys}
     fits_a = min((room[key] + counted[key] for key in keys), default=math.inf)
     waiting = fits_a < wanted_a or wanted_a < target.limit_a
     granted_a = min(wanted_a, fits_a)
     if granted_a < view.config.min_a or granted_a - previous_a < settings.min_change_a:
         return previous_a, Reason.RAMP_HOLD if waiting else None
     for key in keys:
-        room[key] -= max(view.drawn_a[key[1]], granted_a) - counted[key]
+        room[key] -= max(view.drawn_a[key[1]], view.may_draw_a, granted_a) - counted[key]
     return granted_a, Reason.RAMP_HOLD if waiting else None
 
 
@@ -636,7 +646,10 @@ def _room(
     limit_a: Mapping[str, float],
     available: Mapping[str, PhaseCurrents],
 ) -> dict[tuple[str, Line], float]:
-    """Per node line: what is free when every charger counts at max(what it draws, its limit)."""
+    """Per node line: what is free when every charger counts at the most it may draw soon.
+
+    That is the largest of what it draws, its new limit and the limits it may still follow.
+    """
     room = {
         (node_id, Line(line)): free[line]
         for node_id, free in available.items()
@@ -644,9 +657,8 @@ def _room(
     }
     for view in views:
         for line in Line:
-            counted_a = max(
-                view.drawn_a[line], limit_a[view.config.id] if line in view.lines else 0.0
-            )
+            limit = max(limit_a[view.config.id], view.may_draw_a) if line in view.lines else 0.0
+            counted_a = max(view.drawn_a[line], limit)
             for node_id in view.path:
                 room[node_id, line] -= counted_a
     return room
