@@ -37,7 +37,7 @@ from custom_components.ev_load_balancer.balancing.model import (
 )
 
 from .baselines import StaticBaseline, WorstPhaseFcfs
-from .scenario import BASELINES, STRATEGIES, Scenario, ScenarioError
+from .scenario import BASELINES, STRATEGIES, Scenario, ScenarioError, Window
 from .site import SITE_METER_ID, group_meter_id, node_path, site_config
 from .world import SEED_REPORTS, Session, expand_sessions, node_loads
 
@@ -93,7 +93,7 @@ def _steps(seconds: float, step_s: float) -> int:
     return math.ceil(seconds / step_s - 1e-9)
 
 
-def _window_mask(scenario: Scenario, windows: tuple) -> np.ndarray:
+def _window_mask(scenario: Scenario, windows: tuple[Window, ...]) -> np.ndarray:
     mask = np.zeros(scenario.steps, dtype=bool)
     for w in windows:
         begin = _steps(scenario.sim_time(w.at_tod_s), scenario.step_s)
@@ -163,10 +163,10 @@ def simulate(scenario: Scenario, strategy: str | None = None) -> Run:
     ignoring = np.zeros((n_steps, n), dtype=bool)
     for fault in scenario.charger_faults:
         target = offline if fault.kind == "charger_offline" else ignoring
-        windows = () if fault.window is None else (fault.window,)
-        target[:, cidx[fault.charger]] |= (
-            _window_mask(scenario, windows) if windows else np.ones(n_steps, dtype=bool)
-        )
+        if fault.window is None:
+            target[:, cidx[fault.charger]] = True
+        else:
+            target[:, cidx[fault.charger]] |= _window_mask(scenario, (fault.window,))
     dropout = _window_mask(scenario, scenario.meter.dropouts)
 
     meter_every = max(1, round(scenario.meter.interval_s / dt))
