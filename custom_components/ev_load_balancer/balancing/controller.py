@@ -237,19 +237,17 @@ class Controller:
         else:
             ceiling_a = previous_a if settled else max(previous_a, memory.ramp_from_a)
         car_phases = charger.phases if status is Reason.OFFLINE else memory.car_phases
+        drawn_a = line_currents(charger, site.grid, site.phases, currents_a, ceiling_a)
+        before_a = _lower(currents_a, memory.earlier_report_a)
         return _View(
             config=charger,
             path=self._paths[charger.group],
             status=status,
             lines=load_lines(charger, site.grid, site.phases, car_phases or charger.phases),
-            drawn_a=line_currents(charger, site.grid, site.phases, currents_a, ceiling_a),
-            drawn_before_a=line_currents(
-                charger,
-                site.grid,
-                site.phases,
-                _lower(currents_a, memory.earlier_report_a),
-                ceiling_a,
-            ),
+            drawn_a=drawn_a,
+            drawn_before_a=drawn_a
+            if before_a == currents_a
+            else line_currents(charger, site.grid, site.phases, before_a, ceiling_a),
             reported_at=memory.report_at if fresh and memory.report_at is not None else -math.inf,
             may_draw_a=0.0
             if status is Reason.NOT_CHARGING
