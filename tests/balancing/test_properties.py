@@ -37,7 +37,7 @@ from custom_components.ev_load_balancer.balancing.model import (
 )
 
 TOLERANCE_A = 1e-6
-FAST = settings(max_examples=150, deadline=None)
+FAST = settings(max_examples=300, deadline=None)
 NODES = ("site", "a", "b", "c")
 LINE_SETS = ((Line.L1,), (Line.L2,), (Line.L1, Line.L2), (Line.L2, Line.L3), tuple(Line))
 
@@ -305,7 +305,7 @@ def check_safety(
                 assert allowed_a == 0.0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(runs())
 def test_controller_keeps_every_node_within_its_limit(run: Run) -> None:
     config = run.config
