@@ -165,8 +165,8 @@ def test_failsafe_keeps_room_for_the_last_non_ev_load_seen() -> None:
     controller = Controller(site(charger("a"), charger("b")), EXACT)
     observations = {"a": car(0, 0, 0), "b": car(0, 0, 0)}
     controller.step(snapshot(0.0, observations, (15.0, 15.0, 15.0)))
-    observations = {"a": car(0, 0, 0, at=20.0), "b": car(0, 0, 0, at=20.0)}
-    result = controller.step(snapshot(20.0, observations, (15.0, 15.0, 15.0), meter_at=0.0))
+    observations = {"a": car(8, 8, 8, at=20.0), "b": car(0, 0, 0, at=20.0)}
+    result = controller.step(snapshot(20.0, observations, (23.0, 23.0, 23.0), meter_at=0.0))
     # 25 A - 2 A margin - 15 A last seen: room for one charger at the failsafe current.
     assert sorted(limits(result).values()) == [0.0, 6.0]
 
@@ -349,6 +349,18 @@ def test_car_that_draws_less_is_capped_and_reoffered() -> None:
     assert limits(sim.step(335.0)) == {"a": 16.0, "b": 22.0}
     # ... and capped again once it has shown it still wants less.
     assert sim.step(360.0).limits["a"].reason is Reason.VEHICLE_DEMAND
+
+
+def test_car_that_takes_nothing_is_paused_until_the_reoffer() -> None:
+    config = site(charger("full"), charger("b", max_a=32.0), fuse_a=30.0)
+    sim = SimulatedSite(Controller(config, EXACT), config)
+    sim.wants_a = {"full": (0.0, 0.0, 0.0), "b": (32.0, 32.0, 32.0)}
+    assert limits(sim.step(0.0)) == {"full": 14.0, "b": 14.0}
+    paused = sim.step(20.0).limits["full"]
+    assert (paused.limit_a, paused.reason) == (0.0, Reason.VEHICLE_DEMAND)
+    assert sim.step(40.0).limits["b"].limit_a == 28.0
+    assert sim.step(325.0).limits["full"].limit_a == 0.0
+    assert sim.step(345.0).limits["full"].limit_a == 14.0
 
 
 def test_car_that_wants_more_again_is_uncapped() -> None:

@@ -19,7 +19,8 @@ Each step, driven only by `Snapshot.now`:
    charger resumes early only when room appears for it.
 5. Allocation (see `allocate`): priority levels from the highest, minimums by rank, the rest
    by strategy; a car that draws less than offered is capped at what it draws plus
-   `demand_headroom_a` and offered its full share again every `reoffer_interval_s`.
+   `demand_headroom_a` (paused when it draws almost nothing) and offered its full share
+   again every `reoffer_interval_s`.
 6. Dynamics: lowering is sent at once. A raise waits `settle_s` after the charger's last
    change, grows by at most `raise_step_a`, waits when the hourly change budget is used up,
    and only takes room that others have really left: every charger counts at the largest of
@@ -44,7 +45,7 @@ import math
 from typing import Any
 
 from .allocate import EPSILON_A, Allocation, Demand, allocate
-from .electrical import line_currents, load_lines, observed_phases
+from .electrical import UNUSED_BELOW_A, line_currents, load_lines, observed_phases
 from .model import (
     ChargerConfig,
     ChargerLimit,
@@ -417,6 +418,10 @@ class Controller:
                     continue
                 max_a = min(max_a, site.failsafe_a)
             floor_a = view.memory.demand_floor_a
+            if floor_a is not None and floor_a < UNUSED_BELOW_A:
+                # A car that takes nothing (full, or waiting) need not hold a minimum current.
+                targets[charger.id] = Allocation(limit_a=0.0, reason=Reason.VEHICLE_DEMAND)
+                continue
             demands.append(
                 Demand(
                     id=charger.id,
