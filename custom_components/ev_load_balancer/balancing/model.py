@@ -191,7 +191,8 @@ class ChargerLimit:
     reason: Reason
     node_id: str | None = None
     line: Line | None = None
-    """With NODE_LIMIT: the node and line that bound the allocation."""
+    """With NODE_LIMIT: the node and line that bound the allocation; with ROTATION or
+    BELOW_MINIMUM: the node and line that had no room left for the minimum."""
 
 
 @dataclass(frozen=True, kw_only=True)
