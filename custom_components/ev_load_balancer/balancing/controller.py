@@ -225,6 +225,7 @@ class Controller:
                 currents_a=currents_a,
                 previous_a=previous_a,
                 now=now,
+                measured_at=now if observation.measured_at is None else observation.measured_at,
                 elapsed_s=elapsed_s,
             )
         if fresh and observation and observation.measured_at != memory.report_at:
@@ -269,6 +270,7 @@ class Controller:
         currents_a: tuple[float, ...],
         previous_a: float | None,
         now: float,
+        measured_at: float,
         elapsed_s: float,
     ) -> None:
         """Update the car's phases, demand and energy from fresh meter values."""
@@ -290,7 +292,8 @@ class Controller:
             else:
                 memory.demand_floor_a = min(memory.demand_floor_a, drawn_a)
             return
-        settled = memory.changed_at is None or now - memory.changed_at >= settings.settle_s
+        # Only a report taken once the last change has settled tells what the car wants.
+        settled = memory.changed_at is None or measured_at - memory.changed_at >= settings.settle_s
         if settled and previous_a and drawn_a < previous_a - headroom_a:
             memory.demand_floor_a, memory.demand_since = drawn_a, now
 
