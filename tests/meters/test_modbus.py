@@ -43,8 +43,9 @@ from custom_components.ev_load_balancer.meters.registers import (
     RegisterKind,
     RegisterMap,
 )
+from demo.meter import SimMeter
 
-from .conftest import FakeClock, FakeMeter, GatewayFactory
+from .conftest import FakeClock, GatewayFactory
 
 # Values every encoding holds exactly (float32, and integers at 0.1, 0.01 and 0.001 scales).
 KNOWN = PhaseReading(
@@ -164,7 +165,7 @@ def test_nearby_registers_are_read_in_one_request(
 async def test_each_map_decodes_a_known_reading_exactly(
     hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock, model: MeterModel
 ) -> None:
-    fake = FakeMeter(unit_id=7, register_map=REGISTER_MAPS[model])
+    fake = SimMeter(unit_id=7, register_map=REGISTER_MAPS[model])
     gateway = await modbus_gateway([fake])
     await fake.write_reading(KNOWN)
     meter = make_meter(tcp_link(gateway.port), model, unit_id=7, clock=clock)
@@ -182,7 +183,7 @@ async def test_each_map_decodes_a_known_reading_exactly(
 async def test_values_changed_on_the_meter_are_picked_up_by_polling(
     hass: HomeAssistant, modbus_gateway: GatewayFactory
 ) -> None:
-    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    fake = SimMeter(unit_id=1, register_map=SDM630)
     gateway = await modbus_gateway([fake])
     await fake.write_reading(KNOWN)
     meter = ModbusMeter(
@@ -202,19 +203,19 @@ async def test_values_changed_on_the_meter_are_picked_up_by_polling(
     assert meter.health is MeterHealth.HEALTHY
 
 
-async def _device_failure(fake: FakeMeter) -> None:
+async def _device_failure(fake: SimMeter) -> None:
     fake.exception = ExcCodes.DEVICE_FAILURE
 
 
-async def _stop_answering(fake: FakeMeter) -> None:
+async def _stop_answering(fake: SimMeter) -> None:
     fake.silent = True
 
 
-async def _abb_invalid_marker(fake: FakeMeter) -> None:
+async def _abb_invalid_marker(fake: SimMeter) -> None:
     await fake.write_raw(ABB_B23_B24.current_a[1], 0xFFFF_FFFF)
 
 
-async def _nan(fake: FakeMeter) -> None:
+async def _nan(fake: SimMeter) -> None:
     await fake.write_raw(SDM630.current_a[2], math.nan)
 
 
@@ -234,10 +235,10 @@ async def test_a_fault_makes_the_meter_unhealthy_within_its_timeout_and_it_recov
     clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
     model: MeterModel,
-    inject: Callable[[FakeMeter], Awaitable[None]],
+    inject: Callable[[SimMeter], Awaitable[None]],
     problem: str,
 ) -> None:
-    fake = FakeMeter(unit_id=1, register_map=REGISTER_MAPS[model])
+    fake = SimMeter(unit_id=1, register_map=REGISTER_MAPS[model])
     gateway = await modbus_gateway([fake])
     await fake.write_reading(KNOWN)
     meter = make_meter(tcp_link(gateway.port), model, clock=clock)
@@ -293,7 +294,7 @@ async def test_an_invalid_value_other_than_current_is_left_out(
     raw: int,
     left_out: dict[str, None],
 ) -> None:
-    fake = FakeMeter(unit_id=1, register_map=ABB_B23_B24)
+    fake = SimMeter(unit_id=1, register_map=ABB_B23_B24)
     gateway = await modbus_gateway([fake])
     await fake.write_reading(KNOWN)
     await fake.write_raw(register_field, raw)
@@ -345,7 +346,7 @@ async def test_reconnects_with_a_doubling_back_off(
         waits.append(await attempt())
     assert [w.rsplit("next attempt in ", 1)[1] for w in waits] == ["2 s", "4 s", "4 s", "4 s"]
 
-    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    fake = SimMeter(unit_id=1, register_map=SDM630)
     await modbus_gateway([fake], port=port)
     await fake.write_reading(KNOWN)
     assert "next attempt in 4 s" in await attempt()
@@ -357,7 +358,7 @@ async def test_reconnects_with_a_doubling_back_off(
 async def test_meters_on_one_rtu_gateway_share_a_connection_and_take_turns(
     hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    fakes = [FakeMeter(unit_id=1, register_map=SDM630), FakeMeter(unit_id=2, register_map=EM24)]
+    fakes = [SimMeter(unit_id=1, register_map=SDM630), SimMeter(unit_id=2, register_map=EM24)]
     gateway = await modbus_gateway(fakes, framer=FramerType.RTU)
     await fakes[0].write_reading(KNOWN)
     await fakes[1].write_reading(OTHER)
@@ -383,7 +384,7 @@ async def test_meters_on_one_rtu_gateway_share_a_connection_and_take_turns(
 async def test_a_silent_unit_does_not_take_down_its_neighbour_for_long(
     hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    fakes = [FakeMeter(unit_id=1, register_map=SDM630), FakeMeter(unit_id=2, register_map=SDM630)]
+    fakes = [SimMeter(unit_id=1, register_map=SDM630), SimMeter(unit_id=2, register_map=SDM630)]
     gateway = await modbus_gateway(fakes, framer=FramerType.RTU)
     await fakes[0].write_reading(KNOWN)
     fakes[1].silent = True
@@ -405,7 +406,7 @@ async def test_a_silent_unit_does_not_take_down_its_neighbour_for_long(
 async def test_serial_rtu(
     hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    fake = FakeMeter(unit_id=3, register_map=ABB_B23_B24)
+    fake = SimMeter(unit_id=3, register_map=ABB_B23_B24)
     gateway = await modbus_gateway([fake], framer=FramerType.RTU)
     await fake.write_reading(KNOWN)
     # pyserial opens URLs as well as device paths; socket:// stands in for an RS485 adapter.
@@ -429,7 +430,7 @@ async def test_serial_rtu(
 async def test_connection_returns_what_it_read(
     hass: HomeAssistant, modbus_gateway: GatewayFactory
 ) -> None:
-    fake = FakeMeter(unit_id=5, register_map=EM24)
+    fake = SimMeter(unit_id=5, register_map=EM24)
     gateway = await modbus_gateway([fake])
     await fake.write_reading(KNOWN)
 
@@ -444,31 +445,31 @@ async def _no_server(modbus_gateway: GatewayFactory) -> int:
     return closed_port()
 
 
-async def _serve(modbus_gateway: GatewayFactory, fake: FakeMeter) -> int:
+async def _serve(modbus_gateway: GatewayFactory, fake: SimMeter) -> int:
     port = (await modbus_gateway([fake])).port
     await fake.write_reading(KNOWN)
     return port
 
 
 async def _silent_sdm630(modbus_gateway: GatewayFactory) -> int:
-    return await _serve(modbus_gateway, FakeMeter(unit_id=1, register_map=SDM630, silent=True))
+    return await _serve(modbus_gateway, SimMeter(unit_id=1, register_map=SDM630, silent=True))
 
 
 async def _sdm630(modbus_gateway: GatewayFactory) -> int:
-    return await _serve(modbus_gateway, FakeMeter(unit_id=1, register_map=SDM630))
+    return await _serve(modbus_gateway, SimMeter(unit_id=1, register_map=SDM630))
 
 
 async def _em24(modbus_gateway: GatewayFactory) -> int:
-    return await _serve(modbus_gateway, FakeMeter(unit_id=1, register_map=EM24))
+    return await _serve(modbus_gateway, SimMeter(unit_id=1, register_map=EM24))
 
 
 async def _gateway_without_unit(modbus_gateway: GatewayFactory) -> int:
-    fake = FakeMeter(unit_id=1, register_map=SDM630, exception=ExcCodes.GATEWAY_NO_RESPONSE)
+    fake = SimMeter(unit_id=1, register_map=SDM630, exception=ExcCodes.GATEWAY_NO_RESPONSE)
     return await _serve(modbus_gateway, fake)
 
 
 async def _sdm630_reading_megaamperes(modbus_gateway: GatewayFactory) -> int:
-    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    fake = SimMeter(unit_id=1, register_map=SDM630)
     port = await _serve(modbus_gateway, fake)
     await fake.write_value(SDM630.current_a[0], 1e6)
     return port
@@ -522,7 +523,7 @@ async def test_connection_errors(
 async def test_the_meter_recovers_when_its_gateway_comes_back(
     hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    fake = SimMeter(unit_id=1, register_map=SDM630)
     gateway = await modbus_gateway([fake])
     await fake.write_reading(KNOWN)
     pool = ModbusGatewayPool(reconnect_min_s=1, clock=clock)
@@ -537,7 +538,7 @@ async def test_the_meter_recovers_when_its_gateway_comes_back(
     fire_after(hass, TIMEOUT_S + 0.5)
     assert meter.health is MeterHealth.UNHEALTHY
 
-    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    fake = SimMeter(unit_id=1, register_map=SDM630)
     await modbus_gateway([fake], port=gateway.port)
     await fake.write_reading(OTHER)
     clock.advance(1)
@@ -549,7 +550,7 @@ async def test_the_meter_recovers_when_its_gateway_comes_back(
 async def test_polling_survives_an_unexpected_error(
     hass: HomeAssistant, modbus_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake = FakeMeter(unit_id=1, register_map=SDM630)
+    fake = SimMeter(unit_id=1, register_map=SDM630)
     gateway = await modbus_gateway([fake])
     await fake.write_reading(KNOWN)
     meter = ModbusMeter(
@@ -576,7 +577,7 @@ async def test_polling_survives_an_unexpected_error(
 async def test_stop_ends_a_request_in_flight(
     hass: HomeAssistant, modbus_gateway: GatewayFactory
 ) -> None:
-    fake = FakeMeter(unit_id=1, register_map=SDM630, silent=True)
+    fake = SimMeter(unit_id=1, register_map=SDM630, silent=True)
     gateway = await modbus_gateway([fake])
     link = ModbusLink(
         transport=ModbusTransport.TCP, host="127.0.0.1", port=gateway.port, request_timeout_s=30

@@ -16,8 +16,9 @@ from custom_components.ev_load_balancer.meters import (
     ModbusMeter,
     ModbusTransport,
 )
+from demo.meter import SimMeter
 
-from .conftest import FakeMeter, GatewayFactory
+from .conftest import GatewayFactory
 from .test_modbus import KNOWN
 
 READS = 100
@@ -35,7 +36,7 @@ async def test_poll_cost(
     lines = [f"poll cost on loopback (client and server in one process), mean of {READS} reads:"]
     for transport, framer in FRAMINGS:
         for model in MeterModel:
-            fake = FakeMeter(unit_id=1, register_map=REGISTER_MAPS[model])
+            fake = SimMeter(unit_id=1, register_map=REGISTER_MAPS[model])
             gateway = await modbus_gateway([fake], framer=framer)
             await fake.write_reading(KNOWN)
             link = ModbusLink(transport=transport, host="127.0.0.1", port=gateway.port)

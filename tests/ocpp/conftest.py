@@ -20,8 +20,7 @@ from custom_components.ev_load_balancer.ocpp import (
     ChargerEvent,
     ChargerState,
 )
-
-from .simulator import SimCharger16, SimCharger201, run
+from demo.chargepoint import SimCharger16, SimCharger201, run
 
 START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -19,9 +19,9 @@ from custom_components.ev_load_balancer.ocpp import (
     EventType,
     LimitResult,
 )
+from demo.chargepoint import SimCharger16, run
 
 from .conftest import Harness
-from .simulator import SimCharger16, run
 
 
 async def test_reboot_restores_profiles(harness: Harness) -> None:

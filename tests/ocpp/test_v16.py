@@ -12,9 +12,9 @@ from custom_components.ev_load_balancer.ocpp import (
     OcppVersion,
     ProfilePurpose,
 )
+from demo.chargepoint import Car
 
 from .conftest import START, Harness
-from .simulator import Car
 
 
 async def test_boot_sets_clock_reads_configuration_and_writes_failsafe(harness: Harness) -> None:

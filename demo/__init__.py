@@ -1,0 +1,1 @@
+"""Simulated chargers, cars, meters and a building: the demo site and the test doubles."""
