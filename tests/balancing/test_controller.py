@@ -257,6 +257,28 @@ def test_first_step_does_not_raise_into_room_still_in_use() -> None:
     assert limits(result) == {"a": 6.0, "b": 6.0}
 
 
+def test_a_meter_read_before_a_change_sees_the_charger_under_the_limit_before() -> None:
+    config = site(charger("a", phases=1))
+    controller = Controller(config, ControllerSettings(settle_s=0.0, min_change_a=0.0))
+    assert limits(controller.step(snapshot(0.0, {"a": car(16.0)}, (20.0, 0.0, 0.0)))) == {"a": 16.0}
+    # The hob: 10 A of non-EV load, so a goes down to 25 - 2 - 10 = 13 A.
+    reading = (26.0, 0.0, 0.0)
+    result = controller.step(snapshot(10.0, {"a": car(16.0, at=9.0)}, reading, meter_at=9.5))
+    assert limits(result) == {"a": 13.0}
+    # Nothing new from the meter: it was read before the change, with a still at 16 A, so the
+    # non-EV load is still 10 A (not 13 A) and a keeps its 13 A.
+    result = controller.step(snapshot(10.5, {"a": car(16.0, at=9.0)}, reading, meter_at=9.5))
+    assert limits(result) == {"a": 13.0}
+
+
+def test_the_dead_band_never_pauses_a_car_the_full_room_holds() -> None:
+    config = site(charger("a", phases=1), charger("b", phases=1))
+    # 25 - 2 - 11 = 12 A: both fit at their 6 A minimum, but not with the 0.5 A band.
+    observations = {"a": car(0.0), "b": car(0.0)}
+    result = Controller(config).step(snapshot(0.0, observations, (11.0, 0.0, 0.0)))
+    assert limits(result) == {"a": 6.0, "b": 6.0}
+
+
 def test_raise_waits_to_settle_and_climbs_by_steps() -> None:
     config = site(charger("a"))
     settings = ControllerSettings(settle_s=15.0, raise_step_a=4.0, min_change_a=0.0)

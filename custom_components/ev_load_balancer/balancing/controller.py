@@ -102,6 +102,10 @@ class _View:
     drawn_before_a: PhaseCurrents
     """The same, but no more than the report before: what a meter read before `reported_at`
     may show of this charger."""
+    unsettled_drawn_a: tuple[PhaseCurrents, PhaseCurrents]
+    """`drawn_a` and `drawn_before_a` as a meter read before the last change settled may
+    show them: at most the limit in force before that change."""
+    changed_at: float | None
     reported_at: float
     may_draw_a: float
     """The highest limit the charger may still follow: its limit in force, or the one before
@@ -234,22 +238,35 @@ class Controller:
             )
             memory.report_a, memory.report_at = currents_a, observation.measured_at
         settled = memory.changed_at is None or now - memory.changed_at >= settings.settle_s
-        if previous_a is None:
-            ceiling_a = math.inf
-        else:
-            ceiling_a = previous_a if settled else max(previous_a, memory.ramp_from_a)
+        # Until a change has settled the car may still follow the limit before it.
+        unsettled_ceiling_a = (
+            math.inf if previous_a is None else max(previous_a, memory.ramp_from_a)
+        )
+        ceiling_a = previous_a if settled and previous_a is not None else unsettled_ceiling_a
         car_phases = charger.phases if status is Reason.OFFLINE else memory.car_phases
-        drawn_a = line_currents(charger, site.grid, site.phases, currents_a, ceiling_a)
         before_a = _lower(currents_a, memory.earlier_report_a)
+
+        def drawn(ceiling_a: float) -> tuple[PhaseCurrents, PhaseCurrents]:
+            latest_a = line_currents(charger, site.grid, site.phases, currents_a, ceiling_a)
+            if before_a == currents_a:
+                return latest_a, latest_a
+            return latest_a, line_currents(charger, site.grid, site.phases, before_a, ceiling_a)
+
+        drawn_a, drawn_before_a = drawn(ceiling_a)
+        unsettled = (
+            (drawn_a, drawn_before_a)
+            if ceiling_a == unsettled_ceiling_a
+            else drawn(unsettled_ceiling_a)
+        )
         return _View(
             config=charger,
             path=self._paths[charger.group],
             status=status,
             lines=load_lines(charger, site.grid, site.phases, car_phases or charger.phases),
             drawn_a=drawn_a,
-            drawn_before_a=drawn_a
-            if before_a == currents_a
-            else line_currents(charger, site.grid, site.phases, before_a, ceiling_a),
+            drawn_before_a=drawn_before_a,
+            unsettled_drawn_a=unsettled,
+            changed_at=memory.changed_at,
             reported_at=memory.report_at if fresh and memory.report_at is not None else -math.inf,
             may_draw_a=0.0
             if status is Reason.NOT_CHARGING
@@ -330,12 +347,20 @@ class Controller:
             if node.meter_id is not None and node.id not in failsafe
         }
         drawn: dict[str, PhaseCurrents] = dict.fromkeys(self._paths, (0.0, 0.0, 0.0))
+        settle_s = self._settings.settle_s
         for view in views.values():
             for node_id in view.path:
+                node_read_at = read_at.get(node_id, math.inf)
+                # A meter read before the charger's last change settled saw it under the
+                # limit before.
+                latest_a, before_a = (
+                    view.unsettled_drawn_a
+                    if view.changed_at is not None and node_read_at - view.changed_at < settle_s
+                    else (view.drawn_a, view.drawn_before_a)
+                )
                 # A report newer than the meter reading may show a rise the meter has not
                 # seen yet: subtracting it would hide non-EV load.
-                newer = view.reported_at > read_at.get(node_id, math.inf)
-                seen = view.drawn_before_a if newer else view.drawn_a
+                seen = before_a if view.reported_at > node_read_at else latest_a
                 drawn[node_id] = _add(drawn[node_id], seen)
         kept_a = self._config.margin_a + self._config.reserve_a
         available: dict[str, PhaseCurrents] = {}
@@ -446,7 +471,13 @@ class Controller:
             node_id: (free[0] - band_a, free[1] - band_a, free[2] - band_a)
             for node_id, free in available.items()
         }
-        for charger_id, allocation in allocate(within_band, demands, site.strategy).items():
+        allocations = allocate(within_band, demands, site.strategy)
+        if any(_paused(allocation) for allocation in allocations.values()):
+            # The band is there to spare changes, never to pause a car the full room holds.
+            full = allocate(available, demands, site.strategy)
+            if _served(full) > _served(allocations):
+                allocations = full
+        for charger_id, allocation in allocations.items():
             on_failsafe = views[charger_id].path[0] in failsafe and allocation.limit_a > 0
             targets[charger_id] = (
                 Allocation(limit_a=allocation.limit_a, reason=Reason.FAILSAFE)
@@ -591,6 +622,14 @@ def _grant(
     for key in keys:
         room[key] -= max(view.drawn_a[key[1]], view.may_draw_a, granted_a) - counted[key]
     return granted_a, Reason.RAMP_HOLD if waiting else None
+
+
+def _paused(allocation: Allocation) -> bool:
+    return allocation.reason in (Reason.BELOW_MINIMUM, Reason.ROTATION)
+
+
+def _served(allocations: Mapping[str, Allocation]) -> int:
+    return sum(1 for allocation in allocations.values() if allocation.limit_a > 0)
 
 
 def _non_ev(reading: MeterReading, chargers_a: PhaseCurrents) -> PhaseCurrents:
