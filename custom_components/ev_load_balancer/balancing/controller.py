@@ -103,8 +103,8 @@ class _View:
     """The same, but no more than the report before: what a meter read before `reported_at`
     may show of this charger."""
     unsettled_drawn_a: tuple[PhaseCurrents, PhaseCurrents]
-    """`drawn_a` and `drawn_before_a` as a meter read before the last change settled may
-    show them: at most the limit in force before that change."""
+    """`drawn_a` and `drawn_before_a` as a meter read before the last change was sent may
+    show them: at most the limits in force before that change."""
     changed_at: float | None
     reported_at: float
     may_draw_a: float
@@ -347,15 +347,14 @@ class Controller:
             if node.meter_id is not None and node.id not in failsafe
         }
         drawn: dict[str, PhaseCurrents] = dict.fromkeys(self._paths, (0.0, 0.0, 0.0))
-        settle_s = self._settings.settle_s
         for view in views.values():
             for node_id in view.path:
                 node_read_at = read_at.get(node_id, math.inf)
-                # A meter read before the charger's last change settled saw it under the
-                # limit before.
+                # A meter read before the charger's last change was sent saw it under the
+                # limits before; one read later may already see it follow the new limit.
                 latest_a, before_a = (
                     view.unsettled_drawn_a
-                    if view.changed_at is not None and node_read_at - view.changed_at < settle_s
+                    if view.changed_at is not None and node_read_at < view.changed_at
                     else (view.drawn_a, view.drawn_before_a)
                 )
                 # A report newer than the meter reading may show a rise the meter has not
