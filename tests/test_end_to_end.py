@@ -294,3 +294,35 @@ async def test_diagnostics_hide_charger_secrets(hass: HomeAssistant, site: Site)
     assert settings["AuthorizationKey"] == "**REDACTED**"
     assert settings["NumberOfConnectors"] == "1"
     assert "0123abcd" not in repr(diagnostics)
+
+
+async def test_a_charger_without_meter_values_is_never_sent_its_worst_case(
+    hass: HomeAssistant, site: Site
+) -> None:
+    """After a restart, a charging car whose meter values have not come yet is counted at the
+    most it could draw, and that worst case is not sent to it."""
+    await hass.config_entries.async_reload(site.entry.entry_id)
+    await hass.async_block_till_done()
+    restarted = Site(hass, site.entry, site.meter)
+    ws = await connect(
+        f"ws://127.0.0.1:{restarted.coordinator.central.port}/ocpp/CP-A",
+        subprotocols=[Subprotocol("ocpp1.6")],
+        open_timeout=5,
+    )
+    restarted._connections.append(ws)
+    charger = SimCharger16("CP-A", ws, car=Car(phases=3, max_a=16))
+    restarted._tasks.append(asyncio.create_task(run(charger)))
+    restarted.chargers["CP-A"] = charger
+    await charger.boot()
+    await charger.status(1, "Charging")
+    await until(lambda: restarted.state("CP-A").failsafe.accepted is not None)
+    try:
+        for _ in range(2):
+            await restarted.cycle()
+        limit = restarted.coordinator.data.result.limits[restarted.charger_id("CP-A")]
+        assert limit.reason is Reason.OFFLINE
+        assert limit.limit_a >= 6.0
+        assert max(profile.limit for profile in charger.sim.profile_writes) <= 6.0
+        assert restarted.offered("CP-A") <= 6.0
+    finally:
+        await restarted.close()

@@ -210,7 +210,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         self._triggered_at = None
         result = self.controller.step(self._snapshot())
         for charger_id, limit in result.limits.items():
-            self._send(charger_id, limit)
+            # An offline charger's limit is the worst case it is counted at, not one to send.
+            if limit.reason is not Reason.OFFLINE:
+                self._send(charger_id, limit)
         self._fire_transitions(result)
         self.store.async_delay_save(self._store_data, STORE_SAVE_DELAY_S * 6)
         return SiteState(result=result, cycle_s=time.monotonic() - started)
