@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 from pathlib import Path
@@ -38,6 +37,12 @@ def _parse() -> argparse.Namespace:
         "--day-minutes", type=float, default=30.0, help="real minutes per simulated day"
     )
     parser.add_argument("--start-hour", type=float, default=16.0)
+    parser.add_argument(
+        "--meter-values-s",
+        type=float,
+        default=None,
+        help="seconds between the chargers' meter values (default: what Home Assistant set)",
+    )
     parser.add_argument("--no-provision", action="store_true", help="only run the devices")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args()
@@ -101,6 +106,7 @@ async def _main(args: argparse.Namespace) -> None:
         modbus_port=args.modbus_port,
         hour=lambda: clock.hour(time.monotonic() - began),
         state_path=args.config / ENERGY_FILE,
+        meter_values_s=args.meter_values_s,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -113,29 +119,40 @@ async def _main(args: argparse.Namespace) -> None:
         len(devices.runners),
         args.ocpp_port,
     )
-    provisioning = asyncio.create_task(_provision(args, devices.modbus_port))
-    waiting = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({provisioning, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        if provisioning.done() and (error := provisioning.exception()) is not None:
-            _LOGGER.error("could not set up the demo site: %s", error)
-        elif provisioning.done() and provisioning.result() is not None:
-            _banner(
-                [
-                    f"EV Load Balancer demo: open {args.ha_url}",
-                    f"log in as user '{args.user}', password '{args.password}'",
-                    f"a simulated day lasts {args.day_minutes:g} minutes",
-                    "the pending charger DEMO-NEIGHBOUR waits in Settings > Repairs",
-                ],
-            )
-        await waiting
+        if not args.no_provision:
+            await _provision_and_greet(args, devices.modbus_port, stop)
+        await stop.wait()
     finally:
-        provisioning.cancel()
-        waiting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await provisioning
         await devices.stop()
         _LOGGER.info("demo devices stopped")
+
+
+async def _provision_and_greet(
+    args: argparse.Namespace, modbus_port: int, stop: asyncio.Event
+) -> None:
+    """Set the site up (unless stopped first) and say where to look."""
+    provisioning = asyncio.create_task(_provision(args, modbus_port))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({provisioning, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        provisioning.cancel()
+        await asyncio.gather(provisioning, stopping, return_exceptions=True)
+    if provisioning.cancelled():
+        return
+    if (error := provisioning.exception()) is not None:
+        _LOGGER.error("could not set up the demo site: %s", error)
+    elif provisioning.result() is not None:
+        _banner(
+            [
+                f"EV Load Balancer demo: open {args.ha_url}",
+                f"log in as user '{args.user}', password '{args.password}'",
+                f"a simulated day lasts {args.day_minutes:g} minutes",
+                "the pending charger DEMO-NEIGHBOUR waits in Settings > Repairs",
+            ]
+        )
 
 
 def main() -> None:

@@ -176,7 +176,9 @@ class ChargePointRunner:
             if result.status == "Accepted":
                 self.accepted = True
                 return
-            await asyncio.sleep(min(max(int(result.interval or 10), 2), 30))
+            # Until then, or until the central system drops it (it does once the charger
+            # is added, so that it boots again as a known one).
+            await asyncio.wait({serve}, timeout=min(max(int(result.interval or 10), 2), 30))
         raise ConnectionError("closed while booting")
 
     async def _play(self, device: Charger, serve: asyncio.Task[None], ws: ClientConnection) -> None:
