@@ -86,6 +86,10 @@ class _Memory:
     report_a: tuple[float, ...] = ()
     earlier_report_a: tuple[float, ...] = ()
     """The report before the latest one."""
+    drawn_cache: tuple[tuple[float | None, float], tuple[PhaseCurrents, PhaseCurrents]] | None = (
+        None
+    )
+    """(report time, ceiling) and the draw per site line `_drawn` gave for them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,9 +106,10 @@ class _View:
     drawn_before_a: PhaseCurrents
     """The same, but no more than the report before: what a meter read before `reported_at`
     may show of this charger."""
-    unsettled_drawn_a: tuple[PhaseCurrents, PhaseCurrents]
-    """`drawn_a` and `drawn_before_a` as a meter read before the last change was sent may
-    show them: at most the limits in force before that change."""
+    report_a: tuple[float, ...]
+    """The fresh report per conductor (empty when there is none)."""
+    unsettled_ceiling_a: float
+    """The most it may draw while its last change has not settled: the limits before it."""
     changed_at: float | None
     reported_at: float
     may_draw_a: float
@@ -137,6 +142,8 @@ class Controller:
         self._config = config
         kept = {charger.id for charger in config.chargers}
         self._memory = {key: value for key, value in self._memory.items() if key in kept}
+        for memory in self._memory.values():
+            memory.drawn_cache = None  # the wiring may have changed
         self._turn = {key: value for key, value in self._turn.items() if key in kept}
         self._non_ev = {key: value for key, value in self._non_ev.items() if key in self._paths}
 
@@ -244,20 +251,13 @@ class Controller:
         )
         ceiling_a = previous_a if settled and previous_a is not None else unsettled_ceiling_a
         car_phases = charger.phases if status is Reason.OFFLINE else memory.car_phases
-        before_a = _lower(currents_a, memory.earlier_report_a)
-
-        def drawn(ceiling_a: float) -> tuple[PhaseCurrents, PhaseCurrents]:
-            latest_a = line_currents(charger, site.grid, site.phases, currents_a, ceiling_a)
-            if before_a == currents_a:
-                return latest_a, latest_a
-            return latest_a, line_currents(charger, site.grid, site.phases, before_a, ceiling_a)
-
-        drawn_a, drawn_before_a = drawn(ceiling_a)
-        unsettled = (
-            (drawn_a, drawn_before_a)
-            if ceiling_a == unsettled_ceiling_a
-            else drawn(unsettled_ceiling_a)
-        )
+        # Most steps see the same report under the same ceiling as the step before.
+        key = (memory.report_at if fresh else None, ceiling_a)
+        cached = memory.drawn_cache
+        if cached is None or cached[0] != key:
+            drawn = self._drawn(charger, currents_a, memory.earlier_report_a, ceiling_a)
+            cached = memory.drawn_cache = (key, drawn)
+        drawn_a, drawn_before_a = cached[1]
         return _View(
             config=charger,
             path=self._paths[charger.group],
@@ -265,7 +265,8 @@ class Controller:
             lines=load_lines(charger, site.grid, site.phases, car_phases or charger.phases),
             drawn_a=drawn_a,
             drawn_before_a=drawn_before_a,
-            unsettled_drawn_a=unsettled,
+            report_a=currents_a,
+            unsettled_ceiling_a=unsettled_ceiling_a,
             changed_at=memory.changed_at,
             reported_at=memory.report_at if fresh and memory.report_at is not None else -math.inf,
             may_draw_a=0.0
@@ -278,6 +279,21 @@ class Controller:
             arrival=(observation.session_started_at if observation else None) or math.inf,
             memory=memory,
         )
+
+    def _drawn(
+        self,
+        charger: ChargerConfig,
+        report_a: tuple[float, ...],
+        earlier_report_a: tuple[float, ...],
+        ceiling_a: float,
+    ) -> tuple[PhaseCurrents, PhaseCurrents]:
+        """Return the charger's draw per site line: latest report, and at most the one before."""
+        grid, phases = self._config.grid, self._config.phases
+        latest_a = line_currents(charger, grid, phases, report_a, ceiling_a)
+        before_a = _lower(report_a, earlier_report_a)
+        if before_a == report_a:
+            return latest_a, latest_a
+        return latest_a, line_currents(charger, grid, phases, before_a, ceiling_a)
 
     def _learn(
         self,
@@ -352,11 +368,15 @@ class Controller:
                 node_read_at = read_at.get(node_id, math.inf)
                 # A meter read before the charger's last change was sent saw it under the
                 # limits before; one read later may already see it follow the new limit.
-                latest_a, before_a = (
-                    view.unsettled_drawn_a
-                    if view.changed_at is not None and node_read_at < view.changed_at
-                    else (view.drawn_a, view.drawn_before_a)
-                )
+                if view.changed_at is not None and node_read_at < view.changed_at:
+                    latest_a, before_a = self._drawn(
+                        view.config,
+                        view.report_a,
+                        view.memory.earlier_report_a,
+                        view.unsettled_ceiling_a,
+                    )
+                else:
+                    latest_a, before_a = view.drawn_a, view.drawn_before_a
                 # A report newer than the meter reading may show a rise the meter has not
                 # seen yet: subtracting it would hide non-EV load.
                 seen = before_a if view.reported_at > node_read_at else latest_a
