@@ -340,10 +340,27 @@ class DemoDevices:
         )
         return lines
 
+    def summary(self) -> str:
+        """One line on what happens now: the time of day, the house and each car's draw."""
+        hour = self.hour()
+        house = "/".join(f"{a:.0f}" for a in building_load(hour))
+        grid = "/".join(f"{a:.0f}" for a in self.lines())
+        cars = ", ".join(
+            f"{runner.charger.spec.name} {max(runner.draw()):.1f} A"
+            for runner in self.runners
+            if runner.charging
+        )
+        clock = f"{int(hour):02d}:{int(hour % 1 * 60):02d}"
+        return f"{clock} house {house} A, grid meter {grid} A; cars: {cars or 'none'}"
+
     async def _meter_loop(self) -> None:
         saved = time.monotonic()
+        last_hour = int(self.hour())
         while True:
             await self.write_meter()
+            if int(self.hour()) != last_hour:
+                last_hour = int(self.hour())
+                _LOGGER.info("%s", self.summary())
             if time.monotonic() - saved >= 30:
                 saved = time.monotonic()
                 await asyncio.to_thread(self._save)
