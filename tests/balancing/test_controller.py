@@ -220,6 +220,25 @@ def test_missing_observation_is_offline() -> None:
     assert result.limits["a"].reason is Reason.OFFLINE
 
 
+def test_meter_values_without_current_per_phase_count_the_draw_as_non_ev_load() -> None:
+    config = site(charger("a"), charger("b"), fuse_a=32.0)
+    controller = Controller(config, EXACT)
+    # b reports (energy, power) but no current per phase: its 8 A stay in the non-EV load.
+    observations = {
+        "a": car(8.0, 8.0, 8.0),
+        "b": ChargerObservation(online=True, vehicle_connected=True, measured_at=0.0),
+    }
+    result = controller.step(snapshot(0.0, observations, (20.0, 20.0, 20.0)))
+    assert reasons(result) == {"a": Reason.NODE_LIMIT, "b": Reason.NODE_LIMIT}
+    # 32 - 2 - (20 - 8) = 18 A for both: b's draw counts once as load and once as its share.
+    assert limits(result) == {"a": 9.0, "b": 9.0}
+    # Without any fresh meter values it is offline, counted at its maximum.
+    late = {"a": car(8.0, 8.0, 8.0, at=100.0), "b": observations["b"]}
+    assert reasons(controller.step(snapshot(100.0, late, (20.0, 20.0, 20.0))))["b"] is (
+        Reason.OFFLINE
+    )
+
+
 def test_disabled_and_idle_chargers_are_paused() -> None:
     controller = Controller(site(charger("off", enabled=False), charger("idle")), EXACT)
     result = controller.step(snapshot(0.0, {"off": car(0, 0, 0), "idle": idle()}))

@@ -3,7 +3,8 @@
 Each step, driven only by `Snapshot.now`:
 
 1. Observe each charger: offline (not online, or a car connected but no fresh meter values),
-   disabled, without a car, or taking part. Learn the phases its car uses from the
+   disabled, without a car, or taking part (one whose meter values have no current per phase
+   takes part with its draw left in the non-EV load). Learn the phases its car uses from the
    per-conductor currents, whether the car draws less than offered (its demand), and the
    energy it received since the car was connected.
 2. Failsafe: a node whose meter reading is missing, incomplete or older than
@@ -208,12 +209,12 @@ class Controller:
     ) -> _View:
         settings, site = self._settings, self._config
         memory = self._memory.setdefault(charger.id, _Memory())
-        fresh = (
+        reporting = (
             observation is not None
-            and observation.currents_a is not None
             and observation.measured_at is not None
             and now - observation.measured_at <= settings.charger_timeout_s
         )
+        fresh = reporting and observation is not None and observation.currents_a is not None
         currents_a = (
             observation.currents_a if fresh and observation and observation.currents_a else ()
         )
@@ -222,12 +223,16 @@ class Controller:
             previous_a = observation.applied_limit_a
         if observation is None or not observation.online:
             status: Reason | None = Reason.OFFLINE
-        elif observation.vehicle_connected and not fresh:
+        elif observation.vehicle_connected and not reporting:
             status = Reason.OFFLINE
         elif not observation.vehicle_connected:
             status = Reason.NOT_CHARGING
             memory.car_phases = memory.demand_floor_a = memory.demand_since = None
             memory.energy_wh = 0.0
+        elif not fresh:
+            # Meter values without current per phase: it takes part, but what it draws stays
+            # in the non-EV load (counted twice, the safe side) and nothing is learned.
+            status = None if charger.enabled else Reason.DISABLED
         else:
             status = None if charger.enabled else Reason.DISABLED
             self._learn(
