@@ -1,6 +1,7 @@
 """Tests for setting up and unloading a site."""
 
 import socket
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -43,3 +44,21 @@ async def test_port_taken_retries_later(hass: HomeAssistant) -> None:
         await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_removing_the_site_forgets_what_it_stored(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, title="Home", data=site_data(free_port()))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.coordinator
+    await coordinator.store.async_save(coordinator._store_data())
+    key = f"{DOMAIN}.{entry.entry_id}"
+    assert key in hass_storage
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

@@ -12,7 +12,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .coordinator import SiteCoordinator
+from .coordinator import SiteCoordinator, site_store
 from .entity import site_device
 from .services import async_setup_services
 
@@ -80,3 +80,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: EvLoadBalancerConfigEnt
     if unloaded:
         await entry.runtime_data.coordinator.async_stop()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EvLoadBalancerConfigEntry) -> None:
+    """Forget what the site kept across restarts."""
+    await site_store(hass, entry.entry_id).async_remove()

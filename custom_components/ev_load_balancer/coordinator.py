@@ -64,6 +64,12 @@ MIN_CYCLE_SPACING_S = 1.0
 STORE_VERSION = 1
 STORE_SAVE_DELAY_S = 10
 
+
+def site_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The store of what a site keeps across restarts (priorities, rotation, energy)."""
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.{entry_id}")
+
+
 EVENT_CHARGER_PAUSED = f"{DOMAIN}_charger_paused"
 EVENT_CHARGER_RESUMED = f"{DOMAIN}_charger_resumed"
 EVENT_FAILSAFE = f"{DOMAIN}_failsafe"
@@ -118,7 +124,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
                 hass, LOGGER, cooldown=MIN_CYCLE_SPACING_S, immediate=True
             ),
         )
-        self.store: Store[dict[str, Any]] = Store(hass, STORE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        self.store = site_store(hass, entry.entry_id)
         self.settings = RuntimeSettings()
         self.layout: SiteLayout = build_layout(entry, self.settings)
         self.controller_settings = controller_settings(entry.options)
