@@ -38,6 +38,12 @@ class AdoptChargerFlow(RepairsFlow):
         self._charge_point_id = charge_point_id
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Start at the form (Home Assistant passes the issue here, not a user's answer)."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
         """Confirm, naming the charger."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
@@ -67,7 +73,7 @@ class AdoptChargerFlow(RepairsFlow):
             )
             return self.async_create_entry(data={})
         return self.async_show_form(
-            step_id="init",
+            step_id="confirm",
             data_schema=vol.Schema(
                 {
                     vol.Required(CONF_NAME, default=self._charge_point_id): selector.TextSelector(),
