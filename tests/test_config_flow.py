@@ -19,9 +19,12 @@ from custom_components.ev_load_balancer.const import (
     DOMAIN,
     SITE,
 )
+from custom_components.ev_load_balancer.meters import REGISTER_MAPS, MeterModel, PhaseReading
 from custom_components.ev_load_balancer.site_layout import controller_settings
+from demo.meter import SimMeter
 
 from .conftest import free_port, site_data
+from .meters.conftest import GatewayFactory, modbus_gateway  # noqa: F401
 
 SITE_INPUT: dict[str, Any] = {
     "name": "Garage",
@@ -467,3 +470,104 @@ async def test_options_tune_the_loop(hass: HomeAssistant) -> None:
         settings.rotation_interval_s,
         settings.max_changes_per_hour,
     ) == (5.0, 20.0, 1800.0, 120)
+
+
+def _modbus_input(port: int, **changes: Any) -> dict[str, Any]:
+    return {
+        "model": "eastron_sdm630",
+        "framing": "tcp",
+        "host": "127.0.0.1",
+        "port": port,
+        "unit_id": 1,
+        "includes_chargers": True,
+    } | changes
+
+
+async def test_site_with_modbus_meter_read_before_saving(
+    hass: HomeAssistant,
+    modbus_gateway: GatewayFactory,  # noqa: F811
+) -> None:
+    meter = SimMeter(unit_id=1, register_map=REGISTER_MAPS[MeterModel.EASTRON_SDM630])
+    gateway = await modbus_gateway([meter])
+    await meter.write_reading(
+        PhaseReading(current_a=(4.0, 5.0, 6.0), voltage_v=(230.0, 231.0, 229.0), timestamp=0.0)
+    )
+    flow_id = await _to_meter_menu(hass, free_port())
+    result = await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "modbus"})
+    assert result["step_id"] == "modbus"
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _modbus_input(gateway.port, host="")
+    )
+    assert result["errors"] == {"host": "host_required"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _modbus_input(gateway.port, framing="serial")
+    )
+    assert result["errors"] == {"device": "device_required"}
+    # Nobody answers on a port that was free a moment ago.
+    result = await hass.config_entries.flow.async_configure(flow_id, _modbus_input(free_port()))
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    result = await hass.config_entries.flow.async_configure(flow_id, _modbus_input(gateway.port))
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert result["data"][CONF_METER] == {
+        "meter_type": "modbus",
+        "model": "eastron_sdm630",
+        "framing": "tcp",
+        "host": "127.0.0.1",
+        "port": gateway.port,
+        "unit_id": 1,
+        "includes_chargers": True,
+    }
+    assert meter.reads >= 1
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_serial_modbus_meter_keeps_device_and_baud_rate(hass: HomeAssistant) -> None:
+    flow_id = await _to_meter_menu(hass, free_port())
+    await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "modbus"})
+    # No serial port on this machine: the flow says it cannot reach the meter.
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {k: v for k, v in _modbus_input(0).items() if k not in ("host", "port")}
+        | {"framing": "serial", "device": "/dev/ttyUSB9", "baudrate": 19200},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_modbus_meter_subentry_and_reconfigure(
+    hass: HomeAssistant,
+    modbus_gateway: GatewayFactory,  # noqa: F811
+) -> None:
+    meter = SimMeter(unit_id=3, register_map=REGISTER_MAPS[MeterModel.ABB_B23_B24])
+    gateway = await modbus_gateway([meter])
+    await meter.write_reading(
+        PhaseReading(current_a=(1.0, 2.0, 3.0), voltage_v=(230.0, 230.0, 230.0), timestamp=0.0)
+    )
+    entry = _entry_with(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "meter"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "modbus"}
+    )
+    assert result["step_id"] == "modbus"
+    garage = {"name": "Garage meter"} | _modbus_input(gateway.port, model="abb_b23_b24", unit_id=3)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], garage | {"model": "eastron_sdm630"}
+    )
+    assert result["errors"] == {"base": "wrong_model"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], garage)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    (meter_id,) = entry.subentries
+    assert entry.subentries[meter_id].title == "Garage meter"
+    assert entry.subentries[meter_id].data["unit_id"] == 3
+
+    result = await entry.start_subentry_reconfigure_flow(hass, meter_id)
+    assert result["step_id"] == "modbus"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], garage | {"includes_chargers": False}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[meter_id].data["includes_chargers"] is False
