@@ -165,9 +165,11 @@ class HomeAssistant:
             while True:
                 if self.process.poll() is not None:
                     pytest.fail(f"hass exited with {self.process.returncode}:\n{self.tail()}")
+                # HTTP answers while a first start still installs packages and sets up the
+                # integrations the onboarding pages use; the log says when it is done.
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with session.get(f"{self.url}/api/onboarding") as response:
-                        if response.status == 200:
+                        if response.status == 200 and "Home Assistant initialized in" in self.log:
                             return
                 if time.monotonic() > deadline:
                     pytest.fail(f"hass did not answer within {HA_START_S} s:\n{self.tail()}")
