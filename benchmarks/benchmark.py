@@ -200,8 +200,9 @@ line, first come first served). See `BENCHMARK.md` for the metrics.
 
 - **energy**: delivered (requested) kWh; **satisfied**: sessions that got 99% of their need.
 - **overload**: amp-seconds above a node's limit, all nodes and lines; **avoidable**: without
-  the moments non-EV load alone is over the limit and the window after each rise of non-EV
-  load (slowest charger reaction + meter interval + meter delay + 2 s).
+  the moments non-EV load alone is over the limit and the window after each rise of load no
+  controller commands (non-EV load, or a charger drawing above the limit it was sent):
+  slowest charger reaction + meter interval + meter delay + 2 s.
 - **optimum ratio**: delivered / the offline optimum (a linear program with perfect knowledge
   on a 5-minute grid, solved with HiGHS); an upper bound, nothing can reach 1 exactly.
 - **cycle µs**: the cost of one `step` call on this machine.

@@ -75,7 +75,12 @@ def compute_metrics(run: Run, optimum_kwh: float | None) -> dict[str, Any]:
         + scenario.meter.delay_s
         + RISE_GRACE_S
     )
-    avoidable = avoidable_mask(nonev, limit, max(1, math.ceil(window_s / dt)))
+    # What no controller commands (non-EV load, and a charger's draw above the limit it was
+    # sent) opens a reaction window when it rises, as non-EV load does.
+    uncontrolled = (
+        nonev if run.node_uncontrolled_a is None else run.node_uncontrolled_a[:, :, :lines]
+    )
+    avoidable = avoidable_mask(uncontrolled, limit, max(1, math.ceil(window_s / dt)))
 
     counted = [
         (s, float(got))

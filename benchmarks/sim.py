@@ -78,6 +78,9 @@ class Run:
     """(steps, nodes, 3): what flows through each node's fuse, line by line."""
     node_nonev_a: np.ndarray
     """(steps, nodes, 3): the part of it that is not EV charging."""
+    node_uncontrolled_a: np.ndarray | None = None
+    """(steps, nodes, 3): non-EV load plus what chargers draw above the limits they were sent
+    (a charger that ignores its limits); None: the same as `node_nonev_a`."""
     site_power_kw: np.ndarray
     offered_a: np.ndarray
     """(steps, chargers): the current each charger offers while a car is there, else NaN."""
@@ -206,6 +209,7 @@ def simulate(scenario: Scenario, strategy: str | None = None) -> Run:
     seq = 0
 
     node_current = np.empty_like(nonev)
+    uncontrolled = nonev.copy() if ignoring.any() else None
     power_w = np.empty(n_steps)
     offered_rec = np.full((n_steps, n), np.nan, dtype=np.float32)
     cycle_ns: list[int] = []
@@ -266,6 +270,11 @@ def simulate(scenario: Scenario, strategy: str | None = None) -> Run:
         cap = np.where(frac >= 1.0, 0.0, np.minimum(max_a, ev_max * taper))
         draw = np.where(connected & (eff >= IEC_MIN_DRAW_A), np.minimum(eff, cap), 0.0)
         node_current[i] = nonev[i] + (member * draw) @ rows
+        if uncontrolled is not None and ignoring[i].any():
+            obeyed = np.where(
+                connected & (offered >= IEC_MIN_DRAW_A), np.minimum(offered, cap), 0.0
+            )
+            uncontrolled[i] += (member * np.maximum(draw - obeyed, 0.0)) @ rows
         power_w[i] = draw @ watts + building_w[i]
         got = np.minimum(got + draw * watts * (dt / 3.6e6), wanted)
         offered_rec[i] = np.where(connected, eff, np.nan)
@@ -334,6 +343,7 @@ def simulate(scenario: Scenario, strategy: str | None = None) -> Run:
         node_limit_a=np.array([node.limit_a for node in config.nodes]),
         node_current_a=node_current,
         node_nonev_a=nonev,
+        node_uncontrolled_a=uncontrolled,
         site_power_kw=power_w / 1000.0,
         offered_a=offered_rec,
         sessions=sessions,

@@ -358,6 +358,26 @@ def test_a_charger_that_ignores_its_limit_is_worked_around() -> None:
     assert limits_a["b"] == pytest.approx(7.0, abs=0.1)
 
 
+def test_a_charger_seen_ignoring_its_limit_is_counted_at_its_maximum() -> None:
+    config = site(charger("stubborn", phases=1), charger("b", phases=1))
+    controller = Controller(config, EXACT)
+    first = controller.step(snapshot(0.0, {"stubborn": car(0.0), "b": car(0.0)}))
+    assert limits(first) == {"stubborn": 11.5, "b": 11.5}
+    # After its change has settled it still draws 16 A: it is not following its limit.
+    observations = {"stubborn": car(16.0, at=20.0), "b": car(11.5, at=20.0)}
+    result = controller.step(snapshot(20.0, observations, (27.5, 0.0, 0.0)))
+    assert result.limits["stubborn"].reason is Reason.OFFLINE
+    assert result.limits["stubborn"].limit_a == 16.0
+    # Counted at its 16 A, whatever it is sent: b gets 25 - 2 - 16 = 7 A at once.
+    assert result.limits["b"].limit_a == pytest.approx(7.0)
+    # Its next car is trusted again until it shows otherwise.
+    controller.step(snapshot(40.0, {"stubborn": idle(40.0), "b": car(7.0, at=40.0)}))
+    result = controller.step(
+        snapshot(60.0, {"stubborn": car(0.0, at=60.0), "b": car(7.0, at=60.0)}, (7.0, 0.0, 0.0))
+    )
+    assert result.limits["stubborn"].reason is not Reason.OFFLINE
+
+
 def test_small_swings_cause_no_changes() -> None:
     config = site(charger("a"))
     sim = SimulatedSite(Controller(config), config, non_ev_a=15.0)

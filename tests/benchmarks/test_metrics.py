@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,14 @@ def test_metrics_by_hand() -> None:
     assert (m["optimum_kwh"], m["optimum_ratio"]) == (100, 0.746)
     assert (m["wall_s"], m["cycles"], m["cycle_us_p50"]) == (0.5, 3, 2.0)
     assert m["cycle_us_p99"] == pytest.approx(2.98, abs=0.05)
+
+
+def test_a_charger_drawing_above_its_limit_opens_a_reaction_window() -> None:
+    scenario = scenario_from(SMALL, duration_h=20 / 3600)
+    run = _run(scenario)
+    # The same excess on L1, but from step 12 on, 10 A of it is a charger ignoring its limit.
+    uncontrolled = run.node_nonev_a.copy()
+    uncontrolled[12:, 0, 0] += 10.0
+    m = compute_metrics(replace(run, node_uncontrolled_a=uncontrolled), optimum_kwh=100.0)
+    # Steps 12-14 fall in the window after that rise: 15 of the 25 A·s are no longer avoidable.
+    assert m["overload_avoidable_amp_seconds"] == pytest.approx(10)

@@ -4,7 +4,8 @@ Each step, driven only by `Snapshot.now`:
 
 1. Observe each charger: offline (not online, or a car connected but no fresh meter values),
    disabled, without a car, or taking part (one whose meter values have no current per phase
-   takes part with its draw left in the non-EV load). Learn the phases its car uses from the
+   takes part with its draw left in the non-EV load). One seen drawing above its settled
+   limit is counted as offline, at its maximum, until its car leaves or it keeps to its limit. Learn the phases its car uses from the
    per-conductor currents, whether the car draws less than offered (its demand), and the
    energy it received since the car was connected.
 2. Failsafe: a node whose meter reading is missing, incomplete or older than
@@ -63,6 +64,9 @@ from .model import (
 from .topology import node_paths
 
 HOUR_S = 3600.0
+IGNORED_ABOVE_A = 1.0
+IGNORED_ABOVE_SHARE = 0.1
+"""A settled charger drawing more than its limit plus the larger of these ignores it."""
 STATE_VERSION = 1
 
 
@@ -81,6 +85,8 @@ class _Memory:
     demand_floor_a: float | None = None
     """What a car that draws less than offered draws; None when it takes its offer."""
     demand_since: float | None = None
+    ignores_limit: bool = False
+    """Seen drawing above its settled limit: counted at its maximum until the car leaves."""
     energy_wh: float = 0.0
     """Received since the car was connected: the rotation's fairness measure."""
     report_at: float | None = None
@@ -221,14 +227,17 @@ class Controller:
         previous_a = memory.limit_a
         if previous_a is None and observation is not None:
             previous_a = observation.applied_limit_a
+        if fresh and observation and observation.measured_at != memory.report_at:
+            self._judge_obedience(memory, currents_a, previous_a, observation.measured_at)
         if observation is None or not observation.online:
             status: Reason | None = Reason.OFFLINE
-        elif observation.vehicle_connected and not reporting:
+        elif observation.vehicle_connected and (not reporting or memory.ignores_limit):
             status = Reason.OFFLINE
         elif not observation.vehicle_connected:
             status = Reason.NOT_CHARGING
             memory.car_phases = memory.demand_floor_a = memory.demand_since = None
             memory.energy_wh = 0.0
+            memory.ignores_limit = False
         elif not fresh:
             # Meter values without current per phase: it takes part, but what it draws stays
             # in the non-EV load (counted twice, the safe side) and nothing is learned.
@@ -255,6 +264,8 @@ class Controller:
             math.inf if previous_a is None else max(previous_a, memory.ramp_from_a)
         )
         ceiling_a = previous_a if settled and previous_a is not None else unsettled_ceiling_a
+        if memory.ignores_limit:
+            ceiling_a = math.inf  # what it draws is charging, whatever its limit says
         car_phases = charger.phases if status is Reason.OFFLINE else memory.car_phases
         # Most steps see the same report under the same ceiling as the step before.
         key = (memory.report_at if fresh else None, ceiling_a)
@@ -284,6 +295,26 @@ class Controller:
             arrival=(observation.session_started_at if observation else None) or math.inf,
             memory=memory,
         )
+
+    def _judge_obedience(
+        self,
+        memory: _Memory,
+        currents_a: tuple[float, ...],
+        limit_a: float | None,
+        measured_at: float | None,
+    ) -> None:
+        """Judge from a report taken once the last change settled whether it keeps its limit.
+
+        A little above the limit is meter tolerance.
+        """
+        if limit_a is None or measured_at is None:
+            return
+        if memory.changed_at is not None and (
+            measured_at - memory.changed_at < self._settings.settle_s
+        ):
+            return
+        allowed_a = limit_a + max(IGNORED_ABOVE_A, IGNORED_ABOVE_SHARE * limit_a)
+        memory.ignores_limit = max(currents_a, default=0.0) > allowed_a
 
     def _drawn(
         self,
@@ -413,8 +444,11 @@ class Controller:
         return offline
 
     def _worst_a(self, view: _View) -> float:
-        """Return the most an offline charger could draw: its last limit or its own fallback."""
-        if view.previous_a is None:
+        """Return the most an offline charger could draw: its last limit or its own fallback.
+
+        Its maximum when that is unknown or when it ignores its limit.
+        """
+        if view.previous_a is None or view.memory.ignores_limit:
             return view.config.max_a
         return min(view.config.max_a, max(view.previous_a, self._config.failsafe_a))
 
