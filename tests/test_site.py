@@ -1,5 +1,6 @@
 """The site in Home Assistant: devices, entities, actions, events, store, diagnostics, repairs."""
 
+import asyncio
 from typing import Any
 from unittest.mock import patch
 
@@ -246,6 +247,24 @@ async def test_lost_sensor_meter_engages_failsafe(
     assert hass.states.get("binary_sensor.garage_failsafe").state == "off"
     assert ir.async_get(hass).async_get_issue(DOMAIN, "meter_lost_main") is None
     assert events[-1].data == {"node_id": "site", "engaged": False}
+
+
+async def test_a_meter_not_read_yet_is_announced_lost_only_after_its_timeout(
+    hass: HomeAssistant, setup_site: SiteFactory
+) -> None:
+    events = async_capture_events(hass, EVENT_FAILSAFE)
+    # The sensors do not exist yet: the engine runs on failsafe from the first loop ...
+    entry = await setup_site(charger_subentry("CP-1"), meter=sensor_meter())
+    hass.config_entries.async_update_entry(entry, options={"meter_timeout_s": 2})
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.coordinator
+    await coordinator.async_refresh()
+    assert "site" in coordinator.data.result.failsafe_nodes
+    # ... but a meter that has not had its first chance to answer is not called lost.
+    assert events == []
+    await asyncio.sleep(2.1)
+    await coordinator.async_refresh()
+    assert [event.data for event in events] == [{"node_id": "site", "engaged": True}]
 
 
 async def test_removed_group_pauses_its_chargers(

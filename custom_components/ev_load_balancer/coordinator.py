@@ -135,6 +135,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         self._senders: dict[str, _LimitSender] = {}
         self._previous: Mapping[str, ChargerLimit] = {}
         self._failsafe_nodes: frozenset[str] = frozenset()
+        self._meters_started_at = time.monotonic()
         self._triggered_at: float | None = None
         self._server_key = _server_key(entry)
         self.site_device_id = ""
@@ -298,13 +299,23 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
             elif was_paused and limit.limit_a > 0:
                 self.hass.bus.async_fire(EVENT_CHARGER_RESUMED, data)
         self._previous = result.limits
-        for node_id in result.failsafe_nodes - self._failsafe_nodes:
+        failsafe = result.failsafe_nodes
+        if self._meters_starting():
+            failsafe = frozenset()  # no reading yet is not a lost meter; the engine is safe anyway
+        for node_id in failsafe - self._failsafe_nodes:
             LOGGER.warning("Failsafe engaged for %s: its meter is lost", node_id)
             self.hass.bus.async_fire(EVENT_FAILSAFE, {"node_id": node_id, "engaged": True})
-        for node_id in self._failsafe_nodes - result.failsafe_nodes:
+        for node_id in self._failsafe_nodes - failsafe:
             LOGGER.info("Failsafe released for %s: its meter is back", node_id)
             self.hass.bus.async_fire(EVENT_FAILSAFE, {"node_id": node_id, "engaged": False})
-        self._failsafe_nodes = result.failsafe_nodes
+        self._failsafe_nodes = failsafe
+
+    def _meters_starting(self) -> bool:
+        """Whether a meter has not given its first reading yet, within its timeout."""
+        waited_s = time.monotonic() - self._meters_started_at
+        return waited_s < self.controller_settings.meter_timeout_s and any(
+            source.reading is None for source in self.meters.values()
+        )
 
     @callback
     def _trigger(self) -> None:
@@ -316,6 +327,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
     # --- meters ------------------------------------------------------------------------------
 
     async def _async_start_meters(self) -> None:
+        self._meters_started_at = time.monotonic()
         for meter_id, data in self.layout.meters.items():
             source = create_meter(
                 self.hass,

@@ -59,9 +59,6 @@ HA_START_S = 300  # a first start on a fresh clone installs the frontend's packa
 BLANK_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR4nGNgAAIAAAUAAXpeqz8AAAAASUVORK5CYII="
 )
-# Bugs of the integration's UI this test finds today; seeing one marks the test xfail (after
-# every other check passed) instead of failing the suite, and the reason names it.
-KNOWN_TRANSLATION_ERRORS = {"OCPP server": "INVALID_TAG"}
 
 # All text under an element, shadow roots included.
 DEEP_TEXT = """e => {
@@ -250,7 +247,6 @@ class Ui:
     def __init__(self, page: Page, shots: Path) -> None:
         self.page = page
         self.shots = shots
-        self.known_bugs: list[str] = []
 
     @property
     def dialog(self) -> Locator:
@@ -283,9 +279,7 @@ class Ui:
             await self.page.wait_for_timeout(150)
             text, previous = await self.dialog.evaluate(DEEP_TEXT), text
         for error in re.findall(r"Translation error: \w+", text):
-            if KNOWN_TRANSLATION_ERRORS.get(title, "-") not in error:
-                pytest.fail(f"step {title!r} shows {error!r}")
-            self.known_bugs.append(f"{title!r} shows {error!r}")
+            pytest.fail(f"step {title!r} shows {error!r}")
 
     async def press(self, button: str) -> None:
         await self.dialog.get_by_role("button", name=button).click()
@@ -473,10 +467,10 @@ async def test_onboard_add_site_adopt_charger_and_set_priority(
         assert not charge_point.accepted.is_set()
         # Repairs are listed at the top of Settings.
         await page.locator("ha-sidebar").get_by_text("Settings", exact=True).click()
-        await expect(page.get_by_text("A new charger wants to connect")).to_be_visible()
+        await expect(page.get_by_text(f"Charger {CP_ID} wants to connect")).to_be_visible()
 
         # Adopt it from the repair: a name and its maximum current.
-        await page.get_by_text("A new charger wants to connect").click()
+        await page.get_by_text(f"Charger {CP_ID} wants to connect").click()
         await ui.step(f"Add charger {CP_ID}")
         await expect(ui.dialog.get_by_text(f"the id {CP_ID} connected")).to_be_visible()
         await ui.field("Name").fill(CHARGER)
@@ -537,5 +531,3 @@ async def test_onboard_add_site_adopt_charger_and_set_priority(
 
     errors = ha.integration_errors()
     assert errors == [], "\n\n".join(errors)
-    if ui.known_bugs:
-        pytest.xfail("known UI bugs of the integration: " + "; ".join(ui.known_bugs))
