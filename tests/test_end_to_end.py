@@ -267,6 +267,20 @@ async def test_priority_action_reorders_and_survives_restart(
     assert coordinator.settings.priorities[site.charger_id("CP-C")] == 5
 
 
+async def test_charger_device_shows_what_its_boot_said(hass: HomeAssistant, site: Site) -> None:
+    await site.plug_in("CP-A", Car())
+    registry = dr.async_get(hass)
+    device = next(
+        d for d in dr.async_entries_for_config_entry(registry, site.entry.entry_id) if d.name == "A"
+    )
+    assert (device.manufacturer, device.model, device.model_id, device.sw_version) == (
+        "Sim",
+        "Charger",
+        "Sim16",
+        "1.0",
+    )
+
+
 async def test_lost_meter_engages_failsafe(site: Site) -> None:
     await _plug_in_all(site)
     assert site.limit("CP-A") > 6

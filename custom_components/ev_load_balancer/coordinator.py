@@ -12,7 +12,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
@@ -407,7 +407,32 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
                 },
             )
             return
+        if event.type is EventType.BOOTED:
+            self._describe_charger(event.charge_point_id)
         self._trigger()
+
+    def _describe_charger(self, charge_point_id: str) -> None:
+        """Show on the charger's device what its BootNotification said it is."""
+        state = self.central.chargers.get(charge_point_id)
+        if state is None:
+            return
+        registry = dr.async_get(self.hass)
+        subentries = self.config_entry.subentries
+        for charger_id, binding in self.layout.chargers.items():
+            subentry = subentries.get(charger_id)
+            if binding.charge_point_id != charge_point_id or subentry is None:
+                continue
+            device = registry.async_get_device(
+                identifiers={(DOMAIN, subentry.unique_id or charger_id)}
+            )
+            if device is not None:
+                registry.async_update_device(
+                    device.id,
+                    manufacturer=state.vendor or device.manufacturer,
+                    model_id=state.model,
+                    serial_number=state.serial_number,
+                    sw_version=state.firmware_version,
+                )
 
     async def _async_admit_adopted(self) -> None:
         """A pending charger that was just added registers again, now as a known one."""
