@@ -1,5 +1,6 @@
 """Fixtures shared by every test."""
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 import socket
 from typing import Any
@@ -130,3 +131,12 @@ async def setup_site(hass: HomeAssistant, socket_enabled: None) -> AsyncGenerato
         if entry.state is ConfigEntryState.LOADED:
             await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def until(predicate: Callable[[], object], timeout_s: float = 10.0) -> None:
+    """Wait until `predicate()` is true, checking every few milliseconds."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError
+        await asyncio.sleep(0.002)

@@ -5,7 +5,7 @@ site has a 3x32 A fuse and a 2 A margin; the SDM630 meter sees the building plus
 """
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 import time
 from typing import Any
@@ -30,7 +30,7 @@ from custom_components.ev_load_balancer.meters import (
 from demo.chargepoint import Car, SimCharger16, run
 from demo.meter import SimMeter
 
-from .conftest import SiteFactory, charger_subentry
+from .conftest import SiteFactory, charger_subentry, until
 from .meters.conftest import GatewayFactory, modbus_gateway  # noqa: F401
 
 # Site line fed by each conductor of each charger.
@@ -123,14 +123,6 @@ async def until_health_lost(source: Any) -> None:
         if source.health is not MeterHealth.HEALTHY:
             return
         await asyncio.sleep(0.1)
-    raise TimeoutError
-
-
-async def until(predicate: Callable[[], object]) -> None:
-    for _ in range(1500):
-        if predicate():
-            return
-        await asyncio.sleep(0.002)
     raise TimeoutError
 
 

@@ -12,15 +12,7 @@ from websockets.typing import Subprotocol
 from custom_components.ev_load_balancer.const import DOMAIN, SUBENTRY_CHARGER
 from demo.chargepoint import SimCharger16, run
 
-from .conftest import SiteFactory
-
-
-async def until(predicate: Callable[[], object]) -> None:
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise TimeoutError
+from .conftest import SiteFactory, until
 
 
 async def test_a_pending_charger_is_adopted_from_its_repair(

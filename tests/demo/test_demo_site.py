@@ -1,8 +1,5 @@
 """The demo's devices (grid meter and charge points) balanced by the integration in Home Assistant."""
 
-import asyncio
-from collections.abc import Callable
-
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
@@ -10,19 +7,11 @@ from custom_components.ev_load_balancer.const import DOMAIN
 from custom_components.ev_load_balancer.coordinator import SiteCoordinator
 from demo.building import building_load
 from demo.site import CHARGERS, DemoDevices
-from tests.conftest import SiteFactory, charger_subentry, free_port
+from tests.conftest import SiteFactory, charger_subentry, free_port, until
 
 HOUR = 16.5
 """Driveway, Carport and Visitor each have a car; so has the neighbour, pending."""
 PLAYED = ("DEMO-DRIVEWAY", "DEMO-CARPORT", "DEMO-VISITOR", "DEMO-NEIGHBOUR")
-
-
-async def until(predicate: Callable[[], object], timeout_s: float = 8.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError
 
 
 async def test_demo_devices_are_balanced(hass: HomeAssistant, setup_site: SiteFactory) -> None:
