@@ -14,7 +14,7 @@ The coordinator's view of every source (`MeterSource`):
   timestamp. A Modbus fault (timeout, exception response, an invalid marker or NaN in a
   current) turns the source unhealthy once no valid reading came for `timeout_s` (one bad
   poll on a noisy RS485 bus does not trip the failsafe); an invalid voltage, power or energy
-  is only left out (None). An unavailable, unknown or non-numeric entity, or a lost charger,
+  is only left out (None). An unavailable, unknown or non-numeric entity
   turns the source unhealthy at once. A source starts unhealthy and gets `timeout_s` to
   deliver its first reading before its outage is logged. Outages are logged once, recoveries
   once.
@@ -30,15 +30,15 @@ Sources:
   Models and their register maps: `REGISTER_MAPS` (see `registers.py` for the sources).
 - `HomeAssistantSensorMeter(hass, meter_id, current_entity_ids=[...])` or with
   `power_entity_ids` and `voltage_entity_ids`: follows the entities' state changes at once.
-- `ChargerSumMeter(meter_id, charger_ids=[...])`: fed by the coordinator through
-  `update_charger()` and `charger_lost()`.
+
+A group "measured by its chargers" has no source here: the engine bounds it by its limit and
+reads what each car draws from its charger's own meter values.
 
 `await test_connection(link, unit_id=..., model=...)` reads a meter once for the config flow
 and returns the `PhaseReading`, or raises a `MeterError` whose `reason` is `cannot_connect`,
 `timeout` or `wrong_model`.
 """
 
-from .charger_sum import DEFAULT_CHARGER_SUM_TIMEOUT_S, ChargerSumMeter
 from .ha_sensor import DEFAULT_SENSOR_TIMEOUT_S, HomeAssistantSensorMeter
 from .modbus import (
     DEFAULT_MODBUS_TIMEOUT_S,
@@ -57,12 +57,10 @@ from .registers import REGISTER_MAPS, MeterModel, RegisterMap
 from .source import MeterHealth, MeterListener, MeterSource, PhaseReading, PhaseValues
 
 __all__ = [
-    "DEFAULT_CHARGER_SUM_TIMEOUT_S",
     "DEFAULT_MODBUS_TIMEOUT_S",
     "DEFAULT_POLL_INTERVAL_S",
     "DEFAULT_SENSOR_TIMEOUT_S",
     "REGISTER_MAPS",
-    "ChargerSumMeter",
     "HomeAssistantSensorMeter",
     "MeterConnectionError",
     "MeterError",

@@ -407,14 +407,20 @@ class ModbusMeter(MeterSource):
 
     async def _poll_forever(self) -> None:
         loop = asyncio.get_running_loop()
+        failing = False
         while True:
             started = loop.time()
             try:
                 await self.async_poll()
             except Exception as err:
-                # Keep polling: the source goes stale (and unhealthy) if this repeats.
-                _LOGGER.exception("Unexpected error reading meter %s", self.meter_id)
+                # Keep polling: the source goes stale (and unhealthy) if this repeats. The
+                # traceback is logged once, not every poll, until a poll gets through.
+                if not failing:
+                    _LOGGER.exception("Unexpected error reading meter %s", self.meter_id)
+                failing = True
                 self._note_fault(f"unexpected error: {err!r}")
+            else:
+                failing = False
             await asyncio.sleep(max(0.0, started + self.poll_interval_s - loop.time()))
 
 

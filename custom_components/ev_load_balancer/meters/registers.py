@@ -28,7 +28,6 @@ class MeterModel(StrEnum):
     EASTRON_SDM72D_M_V2 = "eastron_sdm72d_m_v2"
     ABB_B23_B24 = "abb_b23_b24"
     CARLO_GAVAZZI_EM24 = "carlo_gavazzi_em24"
-    CARLO_GAVAZZI_EM24_ETHERNET = "carlo_gavazzi_em24_ethernet"
     CARLO_GAVAZZI_EM340 = "carlo_gavazzi_em340"
 
 
@@ -174,9 +173,10 @@ ABB_B23_B24 = RegisterMap(
     ),
 )
 
-# Carlo Gavazzi "EM24 DIN Communication protocol" (the RS485 models), input registers, INT32
-# with the low word first: 0x0000/02/04 V L-N 0.1 V, 0x000C/0E/10 A 0.001 A, 0x0012/14/16 W
-# 0.1 W, 0x0042 kWh(+) TOT 0.1 kWh, 0x005C kWh(-) TOT 0.1 kWh.
+# Carlo Gavazzi "EM24-DIN Communication Protocol", table 2.3-1 (the RS485 and Ethernet
+# models alike), input registers, INT32 with the low word first: 0x0000/02/04 V L-N 0.1 V,
+# 0x000C/0E/10 A 0.001 A, 0x0012/14/16 W 0.1 W, 0x0034 kWh(+) TOT 0.1 kWh, 0x004E kWh(-) TOT
+# 0.1 kWh (0x0040/42/44 are the per-line kWh(+) meters, not totals).
 EM24 = RegisterMap(
     model=MeterModel.CARLO_GAVAZZI_EM24,
     name="Carlo Gavazzi EM24",
@@ -185,27 +185,16 @@ EM24 = RegisterMap(
     voltage_v=_phases((0x0000, 0x0002, 0x0004), DataType.INT32, 10),
     current_a=_phases((0x000C, 0x000E, 0x0010), DataType.INT32, 1000),
     power_w=_phases((0x0012, 0x0014, 0x0016), DataType.INT32, 10),
-    energy_import_kwh=RegisterField(address=0x0042, data_type=DataType.INT32, divisor=10),
-    energy_export_kwh=RegisterField(address=0x005C, data_type=DataType.INT32, divisor=10),
-)
-
-# Carlo Gavazzi "EM24 Ethernet Communication protocol" (EM24DIN...E1 models): the same
-# instantaneous registers as the RS485 EM24, but the energy totals moved: 0x0034 kWh(+) TOT,
-# 0x004E kWh(-) TOT, INT32 low word first, 0.1 kWh.
-EM24_ETHERNET = replace(
-    EM24,
-    model=MeterModel.CARLO_GAVAZZI_EM24_ETHERNET,
-    name="Carlo Gavazzi EM24 Ethernet",
     energy_import_kwh=RegisterField(address=0x0034, data_type=DataType.INT32, divisor=10),
     energy_export_kwh=RegisterField(address=0x004E, data_type=DataType.INT32, divisor=10),
 )
 
 # Carlo Gavazzi "EM330/EM340/ET330/ET340 Communication protocol", input registers, INT32 with
-# the low word first, laid out as the EM24 Ethernet: 0x0000/02/04 V L-N 0.1 V, 0x000C/0E/10 A
+# the low word first, laid out as the EM24: 0x0000/02/04 V L-N 0.1 V, 0x000C/0E/10 A
 # 0.001 A, 0x0012/14/16 W 0.1 W, 0x0034 kWh(+) TOT 0.1 kWh, 0x004E kWh(-) TOT 0.1 kWh.
-EM340 = replace(EM24_ETHERNET, model=MeterModel.CARLO_GAVAZZI_EM340, name="Carlo Gavazzi EM340")
+EM340 = replace(EM24, model=MeterModel.CARLO_GAVAZZI_EM340, name="Carlo Gavazzi EM340")
 
 REGISTER_MAPS: dict[MeterModel, RegisterMap] = {
     register_map.model: register_map
-    for register_map in (SDM630, SDM72D_M_V2, ABB_B23_B24, EM24, EM24_ETHERNET, EM340)
+    for register_map in (SDM630, SDM72D_M_V2, ABB_B23_B24, EM24, EM340)
 }
