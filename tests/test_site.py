@@ -249,6 +249,25 @@ async def test_lost_sensor_meter_engages_failsafe(
     assert events[-1].data == {"node_id": "site", "engaged": False}
 
 
+async def test_a_rising_load_runs_the_loop_without_waiting_for_the_cycle_spacing(
+    hass: HomeAssistant, setup_site: SiteFactory
+) -> None:
+    _grid(hass, 10, 10, 10)
+    entry = await setup_site(charger_subentry("CP-1"), meter=sensor_meter())
+    coordinator = entry.runtime_data.coordinator
+    _grid(hass, 11, 10, 10)  # a rise of 1 A runs a cycle, which starts the spacing
+    await hass.async_block_till_done()
+    headroom_a = coordinator.data.result.headroom_a["site"][0]
+
+    _grid(hass, 11.5, 10, 10)  # an ordinary reading waits for the spacing
+    await hass.async_block_till_done()
+    assert coordinator.data.result.headroom_a["site"][0] == headroom_a
+
+    _grid(hass, 16, 10, 10)
+    await hass.async_block_till_done()
+    assert coordinator.data.result.headroom_a["site"][0] == pytest.approx(headroom_a - 5)
+
+
 async def test_a_meter_not_read_yet_is_announced_lost_only_after_its_timeout(
     hass: HomeAssistant, setup_site: SiteFactory
 ) -> None:

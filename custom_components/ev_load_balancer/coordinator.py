@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import ssl
@@ -61,6 +61,8 @@ from .site_layout import (
 CYCLE_INTERVAL = timedelta(seconds=5)
 """The loop runs at least this often; new readings and charger events run it at once."""
 MIN_CYCLE_SPACING_S = 1.0
+JUMP_A = 1.0
+"""A reading this much above the last cycle's on any line runs the loop without the spacing."""
 STORE_VERSION = 1
 STORE_SAVE_DELAY_S = 10
 
@@ -114,16 +116,18 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Prepare everything; nothing runs before `async_start`."""
+        debouncer: Debouncer[Coroutine[Any, Any, None]] = Debouncer(
+            hass, LOGGER, cooldown=MIN_CYCLE_SPACING_S, immediate=True
+        )
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=entry.title,
             update_interval=CYCLE_INTERVAL,
-            request_refresh_debouncer=Debouncer(
-                hass, LOGGER, cooldown=MIN_CYCLE_SPACING_S, immediate=True
-            ),
+            request_refresh_debouncer=debouncer,
         )
+        self._refresh_debouncer = debouncer
         self.store = site_store(hass, entry.entry_id)
         self.settings = RuntimeSettings()
         self.layout: SiteLayout = build_layout(entry, self.settings)
@@ -137,6 +141,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         self._failsafe_nodes: frozenset[str] = frozenset()
         self._meters_started_at = time.monotonic()
         self._triggered_at: float | None = None
+        self._cycle_readings: dict[str, tuple[float | None, ...]] = {}
+        """Per meter, the currents the last cycle used (None where it had no reading)."""
         self._server_key = _server_key(entry)
         self.site_device_id = ""
         """The device registry id of the site, parent of the other devices."""
@@ -231,6 +237,10 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
             meter_id: MeterReading(currents_a=source.reading.current_a, at=source.reading.timestamp)
             for meter_id, source in self.meters.items()
             if source.reading is not None and source.health is MeterHealth.HEALTHY
+        }
+        self._cycle_readings = {
+            meter_id: meters[meter_id].currents_a if meter_id in meters else ()
+            for meter_id in self.meters
         }
         states = self.central.chargers
         chargers = {
@@ -368,7 +378,24 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
                     "problem": source.problem or "",
                 },
             )
+        if self._jumped(source):
+            # Rising load and a lost meter are what the loop exists for: no waiting for the
+            # cycle spacing, which only keeps ordinary readings from running it too often.
+            self._refresh_debouncer.async_cancel()
         self._trigger()
+
+    def _jumped(self, source: MeterSource) -> bool:
+        """Whether the source lost its reading or rose by `JUMP_A` on a line since the cycle."""
+        before = self._cycle_readings.get(source.meter_id)
+        if before is None:
+            return False
+        reading = source.reading if source.health is MeterHealth.HEALTHY else None
+        if reading is None or not before:
+            return (reading is not None) != bool(before)
+        return any(
+            old is None or new - old >= JUMP_A
+            for new, old in zip(reading.current_a, before, strict=False)
+        )
 
     # --- chargers ----------------------------------------------------------------------------
 
