@@ -412,10 +412,19 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         )
 
     def _ocpp_charger_config(self, charge_point_id: str) -> OcppChargerConfig | None:
-        for binding in self.layout.chargers.values():
-            if binding.charge_point_id == charge_point_id:
-                return OcppChargerConfig(password=binding.password)
-        return None
+        bindings = [
+            binding
+            for binding in self.layout.chargers.values()
+            if binding.charge_point_id == charge_point_id
+        ]
+        if not bindings:
+            return None
+        # The base profile covers every connector: the lowest fallback of them all.
+        fallback = self.controller.fallback_a
+        return OcppChargerConfig(
+            password=bindings[0].password,
+            failsafe_current_a=min(fallback.get(b.charger_id, 0.0) for b in bindings),
+        )
 
     @callback
     def _on_charger_event(self, event: ChargerEvent) -> None:

@@ -15,6 +15,7 @@ from custom_components.ev_load_balancer.balancing.allocate import (
     allocate,
 )
 from custom_components.ev_load_balancer.balancing.controller import Controller
+from custom_components.ev_load_balancer.balancing.fallback import fallback_currents
 from custom_components.ev_load_balancer.balancing.electrical import (
     line_currents,
     load_lines,
@@ -313,6 +314,7 @@ def test_controller_keeps_every_node_within_its_limit(run: Run) -> None:
     twin = Controller(config)
     learned: dict[str, int | None] = {}
     sent: dict[str, float] = {}
+    fallback = fallback_currents(config)  # what a charger left alone falls back to
     for snapshot in run.snapshots:
         result = controller.step(snapshot)
         assert twin.step(snapshot) == result
@@ -327,9 +329,7 @@ def test_controller_keeps_every_node_within_its_limit(run: Run) -> None:
                 learned[c.id] = seen or learned.get(c.id)
             phases = c.phases if offline else learned.get(c.id) or c.phases
             lines[c.id] = load_lines(c, config.grid, 3, phases)
-            worst[c.id] = (
-                min(c.max_a, max(sent[c.id], config.failsafe_a)) if c.id in sent else c.max_a
-            )
+            worst[c.id] = min(c.max_a, max(sent[c.id], fallback[c.id])) if c.id in sent else c.max_a
         check_safety(config, snapshot, result, lines, worst)
         for c in config.chargers:
             limit = result.limits[c.id]
@@ -339,3 +339,24 @@ def test_controller_keeps_every_node_within_its_limit(run: Run) -> None:
                 assert limit.limit_a <= c.max_a
             if c.group in result.failsafe_nodes and limit.reason is not Reason.OFFLINE:
                 assert limit.limit_a <= config.failsafe_a
+
+
+@settings(max_examples=300, deadline=None)
+@given(runs())
+def test_fallback_currents_together_fit_every_node(run: Run) -> None:
+    """When nothing controls the chargers, all of them at their fallback fit every fuse."""
+    config = run.config
+    fallback = fallback_currents(config)
+    kept_a = config.margin_a + config.reserve_a
+    for node in config.nodes:
+        below = [c for c in config.chargers if node.id in ancestors(config, c.group)]
+        for line in Line:
+            # Any car: the charger's full wiring is the most it can load.
+            total_a = sum(
+                fallback[c.id] for c in below if line in load_lines(c, config.grid, 3, c.phases)
+            )
+            kept = kept_a if node.meter_id is not None else 0.0
+            assert total_a <= node.limit_a[line] - kept + TOLERANCE_A
+    for c in config.chargers:
+        assert fallback[c.id] in (0.0, config.failsafe_a)
+        assert fallback[c.id] == 0.0 or (c.enabled and c.min_a <= config.failsafe_a)

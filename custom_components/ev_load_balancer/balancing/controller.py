@@ -14,8 +14,8 @@ Each step, driven only by `Snapshot.now`:
 3. Available current per node and line: a metered node's limit minus margin, reserve and
    non-EV load (meter minus what the chargers below draw, never below 0); a failsafe node's
    the same with the last non-EV load seen; an unmetered node's limit. Offline chargers are taken off
-   at the most they could draw (their last limit or the failsafe current the charger falls
-   back to, whichever is higher; their maximum when unknown).
+   at the most they could draw (their last limit or the current of their own base profile,
+   whichever is higher, see `fallback`; their maximum when unknown).
 4. Rotation: every `rotation_interval_s` the chargers are ranked by least energy received;
    between rotations a charger that charges keeps its place ahead of paused ones, so a paused
    charger resumes early only when room appears for it.
@@ -48,6 +48,7 @@ from typing import Any
 
 from .allocate import EPSILON_A, Allocation, Demand, allocate
 from .electrical import UNUSED_BELOW_A, line_currents, load_lines, observed_phases
+from .fallback import fallback_currents
 from .model import (
     ChargerConfig,
     ChargerLimit,
@@ -68,6 +69,8 @@ IGNORED_ABOVE_A = 1.0
 IGNORED_ABOVE_SHARE = 0.1
 """A settled charger drawing more than its limit plus the larger of these ignores it."""
 STATE_VERSION = 1
+OBEDIENCE_AFTER_S = 5.0
+"""A charger and its car get at least this long to follow a change before being judged."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -139,6 +142,7 @@ class Controller:
         self._settings = settings or ControllerSettings()
         self._config = config
         self._paths = node_paths(config)
+        self._fallback_a = fallback_currents(config)
         self._memory: dict[str, _Memory] = {}
         self._turn: dict[str, int] = {}
         self._rotated_at: float | None = None
@@ -149,6 +153,7 @@ class Controller:
     def reconfigure(self, config: SiteConfig) -> None:
         """Take a new configuration, keeping what is known of chargers that remain."""
         self._paths = node_paths(config)
+        self._fallback_a = fallback_currents(config)
         self._config = config
         kept = {charger.id for charger in config.chargers}
         self._memory = {key: value for key, value in self._memory.items() if key in kept}
@@ -231,7 +236,7 @@ class Controller:
         if previous_a is None and observation is not None:
             previous_a = observation.applied_limit_a
         if fresh and observation and observation.measured_at != memory.report_at:
-            self._judge_obedience(memory, currents_a, previous_a, observation.measured_at)
+            self._judge_obedience(memory, currents_a, previous_a, observation)
         if observation is None or not observation.online:
             status: Reason | None = Reason.OFFLINE
         elif observation.vehicle_connected and (not reporting or memory.ignores_limit):
@@ -308,16 +313,18 @@ class Controller:
         memory: _Memory,
         currents_a: tuple[float, ...],
         limit_a: float | None,
-        measured_at: float | None,
+        observation: ChargerObservation,
     ) -> None:
         """Judge from a report taken once the last change settled whether it keeps its limit.
 
-        A little above the limit is meter tolerance.
+        A little above the limit is meter tolerance. However short the settle time is set,
+        a report within `OBEDIENCE_AFTER_S` of a change may precede the charger's reaction.
         """
+        measured_at = observation.measured_at
         if limit_a is None or measured_at is None:
             return
         if memory.changed_at is not None and (
-            measured_at - memory.changed_at < self._settings.settle_s
+            measured_at - memory.changed_at < max(self._settings.settle_s, OBEDIENCE_AFTER_S)
         ):
             return
         allowed_a = limit_a + max(IGNORED_ABOVE_A, IGNORED_ABOVE_SHARE * limit_a)
@@ -469,7 +476,13 @@ class Controller:
         """
         if view.previous_a is None or view.memory.ignores_limit:
             return view.config.max_a
-        return min(view.config.max_a, max(view.previous_a, self._config.failsafe_a))
+        fallback_a = self._fallback_a[view.config.id]
+        return min(view.config.max_a, max(view.previous_a, fallback_a))
+
+    @property
+    def fallback_a(self) -> Mapping[str, float]:
+        """Per charger, the current of its base profile (see `fallback_currents`)."""
+        return self._fallback_a
 
     # Steps 4 and 5: rotation and allocation.
 
