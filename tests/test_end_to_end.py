@@ -20,7 +20,6 @@ from websockets.typing import Subprotocol
 from custom_components.ev_load_balancer.balancing.model import Reason
 from custom_components.ev_load_balancer.const import DOMAIN
 from custom_components.ev_load_balancer.coordinator import SiteCoordinator
-from custom_components.ev_load_balancer.ocpp.session import BASE_PROFILE_ID
 from custom_components.ev_load_balancer.diagnostics import async_get_config_entry_diagnostics
 from custom_components.ev_load_balancer.meters import (
     REGISTER_MAPS,
@@ -28,6 +27,7 @@ from custom_components.ev_load_balancer.meters import (
     MeterModel,
     PhaseReading,
 )
+from custom_components.ev_load_balancer.ocpp.session import BASE_PROFILE_ID
 from demo.chargepoint import Car, SimCharger16, run
 from demo.meter import SimMeter
 

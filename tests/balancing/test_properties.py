@@ -15,12 +15,12 @@ from custom_components.ev_load_balancer.balancing.allocate import (
     allocate,
 )
 from custom_components.ev_load_balancer.balancing.controller import Controller
-from custom_components.ev_load_balancer.balancing.fallback import fallback_currents
 from custom_components.ev_load_balancer.balancing.electrical import (
     line_currents,
     load_lines,
     observed_phases,
 )
+from custom_components.ev_load_balancer.balancing.fallback import fallback_currents
 from custom_components.ev_load_balancer.balancing.model import (
     SITE_NODE_ID,
     ChargerConfig,
