@@ -13,13 +13,17 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from custom_components.ev_load_balancer.balancing.model import Reason
 from custom_components.ev_load_balancer.const import DOMAIN
-from custom_components.ev_load_balancer.coordinator import SiteCoordinator
+from custom_components.ev_load_balancer.coordinator import (
+    EVENT_CHARGER_PAUSED,
+    EVENT_CHARGER_RESUMED,
+    SiteCoordinator,
+)
 from custom_components.ev_load_balancer.diagnostics import async_get_config_entry_diagnostics
 from custom_components.ev_load_balancer.meters import (
     REGISTER_MAPS,
@@ -359,3 +363,27 @@ async def test_base_profiles_together_fit_the_fuse(hass: HomeAssistant, site: Si
     finally:
         await restarted.close()
     assert sorted(held.values()) == [0.0, 12.0, 12.0]
+
+
+async def test_pausing_and_resuming_a_charger_fire_events(hass: HomeAssistant, site: Site) -> None:
+    paused = async_capture_events(hass, EVENT_CHARGER_PAUSED)
+    resumed = async_capture_events(hass, EVENT_CHARGER_RESUMED)
+    await _plug_in_all(site)
+    device = next(
+        d
+        for d in dr.async_entries_for_config_entry(dr.async_get(hass), site.entry.entry_id)
+        if d.name == "A"
+    )
+    await hass.services.async_call(DOMAIN, "pause_charger", {"device_id": device.id}, blocking=True)
+    await site.cycle()
+    assert site.offered("CP-A") == 0.0
+    assert [(e.data["charge_point_id"], e.data["reason"]) for e in paused] == [("CP-A", "disabled")]
+
+    await hass.services.async_call(
+        DOMAIN, "resume_charger", {"device_id": device.id}, blocking=True
+    )
+    for _ in range(3):
+        await site.report()
+        await site.cycle()
+    assert site.offered("CP-A") >= 6.0
+    assert [e.data["charge_point_id"] for e in resumed] == ["CP-A"]

@@ -1,6 +1,7 @@
 """The site in Home Assistant: devices, entities, actions, events, store, diagnostics, repairs."""
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -25,7 +26,14 @@ from custom_components.ev_load_balancer.const import DOMAIN
 from custom_components.ev_load_balancer.coordinator import EVENT_FAILSAFE
 from custom_components.ev_load_balancer.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import GRID_SENSORS, SiteFactory, charger_subentry, sensor_meter
+from .conftest import (
+    GRID_SENSORS,
+    SiteFactory,
+    charger_subentry,
+    free_port,
+    sensor_meter,
+    site_data,
+)
 
 CARPORT = ConfigSubentryDataWithId(
     data={"parent": "site", "limit_a": 16.0, "meter_id": None},
@@ -219,6 +227,40 @@ async def test_settings_survive_a_restart(hass: HomeAssistant, setup_site: SiteF
     assert coordinator.settings.priorities == {_subentry_id(entry, "Drive"): 5}
     assert coordinator.layout.site.chargers[0].priority == 5
     assert hass.states.get("number.drive_priority").state == "5"
+
+
+async def test_a_limit_set_at_run_time_never_exceeds_a_fuse_lowered_later(
+    hass: HomeAssistant, setup_site: SiteFactory
+) -> None:
+    entry = await setup_site(charger_subentry("CP-1", title="Drive"))
+    await hass.services.async_call(
+        DOMAIN,
+        "set_limit",
+        {"device_id": _device(hass, entry, "Garage"), "limit_a": 24},
+        blocking=True,
+    )
+    # The installer fits a smaller main fuse and reconfigures the site.
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "fuse_a": 16})
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.coordinator
+    assert coordinator.settings.limits_a == {"site": 24}
+    assert coordinator.layout.site.nodes[0].limit_a == (16.0, 16.0, 16.0)
+
+
+async def test_unusable_tls_files_stop_the_site_with_a_reason(
+    hass: HomeAssistant, setup_site: SiteFactory, tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "gone.pem")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Garage",
+        data=site_data(free_port(), certfile=missing, keyfile=missing),
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "gone.pem" in entry.reason or "No such file" in entry.reason
 
 
 async def test_lost_sensor_meter_engages_failsafe(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import ssl
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .coordinator import SiteCoordinator, site_store
+from .coordinator import SiteCoordinator, load_ssl_context, site_store
 from .entity import site_device
 from .services import async_setup_services
 
@@ -44,7 +45,15 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: EvLoadBalancerConfigEntry) -> bool:
     """Start a site: its meters, its OCPP server and the balancing loop."""
-    coordinator = SiteCoordinator(hass, entry)
+    try:
+        ssl_context = await hass.async_add_executor_job(load_ssl_context, entry)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="tls_files_unusable",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    coordinator = SiteCoordinator(hass, entry, ssl_context)
     try:
         await coordinator.async_start()
     except OSError as err:

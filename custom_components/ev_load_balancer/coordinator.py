@@ -80,7 +80,9 @@ _VEHICLE_STATUSES = frozenset(
     {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Occupied", "Reserved"}
 )
 """Connector states in which a car is plugged in (1.6 and 2.0.1 names)."""
-_PAUSED_REASONS = frozenset({Reason.BELOW_MINIMUM, Reason.ROTATION, Reason.FAILSAFE})
+_PAUSED_REASONS = frozenset(
+    {Reason.BELOW_MINIMUM, Reason.ROTATION, Reason.FAILSAFE, Reason.DISABLED}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +95,9 @@ class SiteState:
     updated_at: datetime = field(default_factory=dt_util.utcnow)
 
 
-def _ssl_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+def load_ssl_context(entry: ConfigEntry) -> ssl.SSLContext | None:
+    """The OCPP server's TLS context (security profile 2); reads files, so not in the loop."""
+    certfile, keyfile = entry.data.get(CONF_CERTFILE), entry.data.get(CONF_KEYFILE)
     if not certfile or not keyfile:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -114,8 +118,11 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
 
     config_entry: ConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         """Prepare everything; nothing runs before `async_start`."""
+        self._ssl_context = ssl_context
         debouncer: Debouncer[Coroutine[Any, Any, None]] = Debouncer(
             hass, LOGGER, cooldown=MIN_CYCLE_SPACING_S, immediate=True
         )
@@ -293,10 +300,13 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
     def _fire_transitions(self, result: StepResult) -> None:
         for charger_id, limit in result.limits.items():
             before = self._previous.get(charger_id)
-            was_paused = before is not None and before.limit_a == 0
+            # Paused by the balancer or the user; a charger without a car is not paused.
+            was_paused = (
+                before is not None and before.limit_a == 0 and before.reason in _PAUSED_REASONS
+            )
             paused = limit.limit_a == 0 and limit.reason in _PAUSED_REASONS
             binding = self.layout.chargers.get(charger_id)
-            if binding is None or was_paused == (limit.limit_a == 0):
+            if binding is None or was_paused == paused:
                 continue
             data = {
                 "charger_id": charger_id,
@@ -306,7 +316,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
             }
             if paused:
                 self.hass.bus.async_fire(EVENT_CHARGER_PAUSED, data)
-            elif was_paused and limit.limit_a > 0:
+            elif limit.limit_a > 0 and limit.reason is not Reason.OFFLINE:
+                # An offline charger's worst case is no resumption.
                 self.hass.bus.async_fire(EVENT_CHARGER_RESUMED, data)
         self._previous = result.limits
         failsafe = result.failsafe_nodes
@@ -401,11 +412,10 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
 
     def _ocpp_settings(self) -> CentralSystemSettings:
         data = self.config_entry.data
-        certfile, keyfile = data.get(CONF_CERTFILE), data.get(CONF_KEYFILE)
         return CentralSystemSettings(
             host="0.0.0.0",  # noqa: S104 - chargers connect from the local network
             port=int(data[CONF_OCPP_PORT]),
-            ssl_context=_ssl_context(certfile, keyfile),
+            ssl_context=self._ssl_context,
             unknown_chargers=UnknownChargerPolicy(data[CONF_UNKNOWN_CHARGERS]),
             failsafe_current_a=float(data[CONF_FAILSAFE]),
             voltage_v=float(data[CONF_VOLTAGE]),

@@ -141,7 +141,9 @@ def build_layout(entry: ConfigEntry, settings: RuntimeSettings) -> SiteLayout:
             meters[subentry_id] = subentry.data
 
     def limit(node_id: str, configured_a: float) -> tuple[float, float, float]:
-        amps = settings.limits_a.get(node_id, configured_a)
+        # A limit set at run time lowers the wired one, never raises it (the fuse may have
+        # been reconfigured lower since).
+        amps = min(settings.limits_a.get(node_id, configured_a), configured_a)
         # A single-phase site has L1 only; the others are closed so nothing is placed there.
         return (amps, amps, amps) if phases == 3 else (amps, 0.0, 0.0)
 
