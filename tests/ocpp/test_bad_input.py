@@ -55,6 +55,8 @@ async def _closed_with(ws: ClientConnection) -> int | None:
             "m7",
             "TypeConstraintViolation",
         ),
+        ('[2, "m8", ["Heartbeat"], {}]', "m8", "FormationViolation"),
+        ('[2, "m9", {"action": "Heartbeat"}, {}]', "m9", "FormationViolation"),
     ],
     ids=[
         "malformed json",
@@ -66,6 +68,8 @@ async def _closed_with(ws: ClientConnection) -> int | None:
         "missing field",
         "invalid enum",
         "wrong type",
+        "action a list",
+        "action an object",
     ],
 )
 async def test_bad_frame_gets_call_error_and_connection_survives(
@@ -160,3 +164,27 @@ async def test_listener_failure_does_not_break_the_connection(harness: Harness) 
     await charger.status(1, "Available")
 
     assert harness.state("CP1").connectors[1].status == "Available"
+
+
+async def test_call_errors_with_unknown_codes_do_not_stop_the_set_up(harness: Harness) -> None:
+    """A charger of another OCPP version's habits answers every request with a CallError
+    code 1.6 does not know: set-up goes on to the failsafe profile, which is seen refused."""
+    harness.configs["ODD"] = ChargerConfig()
+    await harness.start()
+    ws = await harness.open("ODD")
+    await ws.send(
+        json.dumps(
+            [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+        )
+    )
+    asked: list[str] = []
+    async with asyncio.timeout(5):
+        while "SetChargingProfile" not in asked:
+            frame = json.loads(await ws.recv())
+            if frame[0] == 2:
+                asked.append(frame[2])
+                await ws.send(json.dumps([4, frame[1], "RpcFrameworkError", "no", {}]))
+    await harness.until(lambda: harness.state("ODD").failsafe.accepted is False)
+
+    assert asked[0] == "GetConfiguration"
+    assert harness.state("ODD").connected

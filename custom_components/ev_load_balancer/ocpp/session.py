@@ -19,7 +19,12 @@ import math
 from typing import Any
 
 from aiohttp import WSCloseCode
-from ocpp.exceptions import OCPPError, SecurityError
+from ocpp.exceptions import (
+    FormatViolationError,
+    OCPPError,
+    SecurityError,
+    UnknownCallErrorCodeError,
+)
 from ocpp.messages import MessageType, unpack
 
 from .connection import ConnectionClosedError, TokenBucket, WebSocketConnection
@@ -295,6 +300,11 @@ class ChargerSession:
         if message.message_type_id == MessageType.Call:
             # Answers to our own requests are not paced: we set their pace.
             await self._wait_turn(pace)
+            if not isinstance(message.action, str):
+                # The library looks actions up by name: a list or object there breaks it.
+                error = FormatViolationError(description="the action must be a string")
+                await self.connection.send(self._call_error(raw, error))
+                return
         await self._protocol().route_message(raw)
         # A charger that reconnects without rebooting sends no BootNotification: its first
         # other message shows it is up.
@@ -386,7 +396,7 @@ class ChargerSession:
         try:
             with self._awaiting_answer():
                 await coro
-        except (TimeoutError, OCPPError) as err:
+        except (TimeoutError, OCPPError, UnknownCallErrorCodeError) as err:
             _LOGGER.warning("%s did not answer the %s request: %s", self.charge_point_id, what, err)
             return False
         return True
@@ -418,6 +428,9 @@ class ChargerSession:
             return Answer(accepted=False, reason="no answer")
         except OCPPError as err:
             return Answer(accepted=False, reason=f"{type(err).__name__}: {err.description}")
+        except UnknownCallErrorCodeError as err:
+            # A CallError with a code of another OCPP version or a vendor's own.
+            return Answer(accepted=False, reason=str(err))
 
     async def _ensure_failsafe(self, *, force: bool) -> None:
         """Write the base profile when it is missing, stale or may have been lost."""
@@ -607,7 +620,7 @@ class ChargerSession:
                 answer = await self._owned(self._protocol().clear_profile(profile_id), "OCPP clear")
             except ConnectionClosedError:
                 return LimitOutcome(result=LimitResult.NOT_CONNECTED, sent=False)
-            except (TimeoutError, OCPPError) as err:
+            except (TimeoutError, OCPPError, UnknownCallErrorCodeError) as err:
                 answer = Answer(accepted=False, reason=str(err) or type(err).__name__)
             if not answer.accepted:
                 return LimitOutcome(result=LimitResult.REJECTED, sent=True, reason=answer.reason)
