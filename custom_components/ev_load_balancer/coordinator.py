@@ -285,7 +285,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
             measured_at=monotonic(connector.meter_updated_at),
             session_energy_kwh=(connector.session_energy_wh or 0.0) / 1000,
             session_started_at=monotonic(transaction.started_at if transaction else None),
-            applied_limit_a=limit.sent_a if limit.accepted else None,
+            # What it holds, even when a newer limit was refused or went unanswered.
+            applied_limit_a=limit.sent_a,
         )
 
     def _send(self, charger_id: str, limit: ChargerLimit) -> None:

@@ -314,6 +314,24 @@ def test_a_meter_read_after_a_cut_does_not_see_the_draw_from_before_it() -> None
     assert limits(result) == {"a": 0.0, "b": 9.0}
 
 
+def test_a_cut_the_charger_did_not_take_keeps_its_room_taken() -> None:
+    config = site(charger("a", phases=1), charger("b", phases=1))
+    controller = Controller(config, EXACT)
+    drawing = {"a": car(16.0, applied_limit_a=16.0), "b": idle()}
+    assert limits(controller.step(snapshot(0.0, drawing, (16.0, 0.0, 0.0))))["a"] == 16.0
+    # A car arrives at b: a is cut to share, but refuses the cut and holds its 16 A.
+    both = {"a": car(16.0, at=20.0, applied_limit_a=16.0), "b": car(0.0, at=20.0)}
+    assert limits(controller.step(snapshot(20.0, both, (16.0, 0.0, 0.0)))) == {
+        "a": 11.5,
+        "b": 7.0,
+    }
+    # Long after the cut has settled a's car happens to draw 12 A, but a may go back to the
+    # 16 A it holds at any moment: b still gets only what those leave, 23 - 16 = 7 A.
+    later = {"a": car(12.0, at=99.0, applied_limit_a=16.0), "b": car(7.0, at=99.0)}
+    result = controller.step(snapshot(100.0, later, (19.0, 0.0, 0.0)))
+    assert result.limits["b"].limit_a == 7.0
+
+
 def test_the_dead_band_never_pauses_a_car_the_full_room_holds() -> None:
     config = site(charger("a", phases=1), charger("b", phases=1))
     # 25 - 2 - 11 = 12 A: both fit at their 6 A minimum, but not with the 0.5 A band.

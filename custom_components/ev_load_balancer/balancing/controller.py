@@ -272,6 +272,14 @@ class Controller:
             math.inf if previous_a is None else max(previous_a, memory.ramp_from_a)
         )
         ceiling_a = previous_a if settled and previous_a is not None else unsettled_ceiling_a
+        # A charger that still holds a higher limit than decided (a cut in flight, refused or
+        # unanswered) may draw up to it, however long ago the cut was decided.
+        held_a = observation.applied_limit_a if observation is not None else None
+        if held_a is not None and previous_a is not None and held_a > previous_a:
+            unsettled_ceiling_a = max(unsettled_ceiling_a, held_a)
+            ceiling_a = max(ceiling_a, held_a)
+        else:
+            held_a = None
         if memory.ignores_limit:
             ceiling_a = math.inf  # what it draws is charging, whatever its limit says
         car_phases = charger.phases if status is Reason.OFFLINE else memory.car_phases
@@ -302,6 +310,7 @@ class Controller:
             else max(
                 previous_a or 0.0,
                 0.0 if settled or math.isinf(memory.ramp_from_a) else memory.ramp_from_a,
+                held_a or 0.0,
             ),
             previous_a=previous_a,
             arrival=(observation.session_started_at if observation else None) or math.inf,
@@ -477,7 +486,7 @@ class Controller:
         if view.previous_a is None or view.memory.ignores_limit:
             return view.config.max_a
         fallback_a = self._fallback_a[view.config.id]
-        return min(view.config.max_a, max(view.previous_a, fallback_a))
+        return min(view.config.max_a, max(view.previous_a, view.may_draw_a, fallback_a))
 
     @property
     def fallback_a(self) -> Mapping[str, float]:

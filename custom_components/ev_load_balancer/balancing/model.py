@@ -168,7 +168,7 @@ class ChargerObservation:
     session_started_at: float | None = None
     """For first-come ordering."""
     applied_limit_a: float | None = None
-    """The limit the charger last acknowledged, if known."""
+    """The limit the charger holds (the last one it acknowledged), if known."""
 
 
 @dataclass(frozen=True, kw_only=True)
