@@ -109,12 +109,14 @@ async def test_devices_hang_from_the_site(hass: HomeAssistant, setup_site: SiteF
     assert drive.config_subentry_id == _subentry_id(entry, "Drive")
 
 
-async def test_adding_a_charger_keeps_the_server_running(
+async def test_adding_a_charger_keeps_the_server_and_the_meters_running(
     hass: HomeAssistant, setup_site: SiteFactory
 ) -> None:
-    entry = await setup_site()
+    _grid(hass, 10, 10, 10)
+    entry = await setup_site(meter=sensor_meter())
     coordinator = entry.runtime_data.coordinator
     central = coordinator.central
+    source = coordinator.meters["main"]
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "charger"), context={"source": "user"}
     )
@@ -139,6 +141,9 @@ async def test_adding_a_charger_keeps_the_server_running(
     assert central.port is not None
     assert hass.states.get("sensor.drive_limit") is not None
     assert [binding.charge_point_id for binding in coordinator.layout.chargers.values()] == ["CP-9"]
+    # The meter was not restarted, so the site never lost its reading.
+    assert coordinator.meters["main"] is source
+    assert coordinator.data.result.failsafe_nodes == frozenset()
 
 
 async def test_actions_change_priority_pause_and_limits(

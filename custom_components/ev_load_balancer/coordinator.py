@@ -142,7 +142,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         self.controller = Controller(self.layout.site, self.controller_settings)
         self.meters: dict[str, MeterSource] = {}
         self._modbus_pool = ModbusGatewayPool()
-        self._meter_unsubs: list[Any] = []
+        self._meter_unsubs: dict[str, Callable[[], None]] = {}
+        self._meter_data: dict[str, Mapping[str, Any]] = {}
+        """Per running meter, the configuration it was started with."""
         self._senders: dict[str, _LimitSender] = {}
         self._previous: Mapping[str, ChargerLimit] = {}
         self._failsafe_nodes: frozenset[str] = frozenset()
@@ -187,7 +189,6 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         """Take a changed configuration without restarting the OCPP server."""
         self.layout = build_layout(self.config_entry, self.settings)
         self.controller.reconfigure(self.layout.site)
-        await self._async_stop_meters()
         await self._async_start_meters()
         for charger_id in set(self._senders) - set(self.layout.chargers):
             self._senders.pop(charger_id).cancel()
@@ -349,8 +350,17 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
     # --- meters ------------------------------------------------------------------------------
 
     async def _async_start_meters(self) -> None:
-        self._meters_started_at = time.monotonic()
-        for meter_id, data in self.layout.meters.items():
+        """Start the meters the layout names that are not running with that configuration.
+
+        A meter whose configuration did not change keeps running: restarting it would leave
+        its node without a reading, on failsafe, for a cycle or more.
+        """
+        wanted = self.layout.meters
+        for meter_id in [m for m in self.meters if self._meter_data.get(m) != wanted.get(m)]:
+            await self._async_stop_meter(meter_id)
+        for meter_id, data in wanted.items():
+            if meter_id in self.meters:
+                continue
             source = create_meter(
                 self.hass,
                 meter_id,
@@ -360,17 +370,20 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
             )
             if source is None:
                 continue
+            self._meters_started_at = time.monotonic()
             self.meters[meter_id] = source
-            self._meter_unsubs.append(source.add_listener(self._on_meter))
+            self._meter_data[meter_id] = data
+            self._meter_unsubs[meter_id] = source.add_listener(self._on_meter)
             await source.start()
 
     async def _async_stop_meters(self) -> None:
-        for unsub in self._meter_unsubs:
-            unsub()
-        self._meter_unsubs.clear()
-        meters, self.meters = self.meters, {}
-        for source in meters.values():
-            await source.stop()
+        for meter_id in list(self.meters):
+            await self._async_stop_meter(meter_id)
+
+    async def _async_stop_meter(self, meter_id: str) -> None:
+        self._meter_unsubs.pop(meter_id)()
+        self._meter_data.pop(meter_id, None)
+        await self.meters.pop(meter_id).stop()
 
     @callback
     def _on_meter(self, source: MeterSource) -> None:
