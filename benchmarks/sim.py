@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from custom_components.ev_load_balancer.balancing.fallback import fallback_currents
 from custom_components.ev_load_balancer.balancing.model import (
     SITE_NODE_ID,
     ChargerObservation,
@@ -181,7 +182,9 @@ def simulate(scenario: Scenario, strategy: str | None = None) -> Run:
     run_max = max(run_min, _steps(scenario.controller.max_interval_s, dt))
 
     # The charger side.
-    offered = np.full(n, site.failsafe_a)  # the charger's own base profile until told otherwise
+    # The charger's own base profile until told otherwise, as the integration writes it.
+    fallback = fallback_currents(config)
+    offered = np.array([fallback[c.id] for c in specs])
     cmd_phases = [c.phases for c in specs]
     connected = np.zeros(n, dtype=bool)
     car_phases = [3] * n

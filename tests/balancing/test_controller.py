@@ -290,30 +290,6 @@ def test_a_meter_read_before_a_change_sees_the_charger_under_the_limit_before() 
     assert limits(result) == {"a": 13.0}
 
 
-def test_a_meter_read_after_a_cut_does_not_see_the_draw_from_before_it() -> None:
-    a, b = charger("a", phases=1), charger("b", phases=1)
-    config = site(a, b)
-    controller = Controller(config, EXACT)
-    assert limits(controller.step(snapshot(0.0, {"a": car(0.0), "b": car(0.0)}))) == {
-        "a": 11.5,
-        "b": 11.5,
-    }
-    drawing = {"a": car(11.5, at=20.0), "b": car(11.5, at=20.0)}
-    assert limits(controller.step(snapshot(20.0, drawing, (23.0, 0.0, 0.0)))) == {
-        "a": 11.5,
-        "b": 11.5,
-    }
-    controller.reconfigure(replace(config, chargers=(replace(a, enabled=False), b)))
-    assert limits(controller.step(snapshot(30.0, drawing, (23.0, 0.0, 0.0)))) == {
-        "a": 0.0,
-        "b": 11.5,
-    }
-    # a has stopped and 14 A of other load started; the meter sees both, while a's last
-    # report still shows its draw from before the cut. Only b's 11.5 A is EV charging.
-    result = controller.step(snapshot(36.0, drawing, (25.5, 0.0, 0.0)))
-    assert limits(result) == {"a": 0.0, "b": 9.0}
-
-
 def test_a_cut_the_charger_did_not_take_keeps_its_room_taken() -> None:
     config = site(charger("a", phases=1), charger("b", phases=1))
     controller = Controller(config, EXACT)

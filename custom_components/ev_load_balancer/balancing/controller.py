@@ -120,9 +120,6 @@ class _View:
     """The fresh report per conductor (empty when there is none)."""
     unsettled_ceiling_a: float
     """The most it may draw while its last change has not settled: the limits before it."""
-    cut_pending: bool
-    """Its last change lowered the limit and has not settled: a meter may already see the
-    charger at the new limit while its reports still show the old draw."""
     changed_at: float | None
     reported_at: float
     may_draw_a: float
@@ -299,10 +296,6 @@ class Controller:
             drawn_before_a=drawn_before_a,
             report_a=currents_a,
             unsettled_ceiling_a=unsettled_ceiling_a,
-            cut_pending=not settled
-            and previous_a is not None
-            and not memory.ignores_limit
-            and unsettled_ceiling_a > previous_a,
             changed_at=memory.changed_at,
             reported_at=memory.report_at if fresh and memory.report_at is not None else -math.inf,
             may_draw_a=0.0
@@ -423,7 +416,6 @@ class Controller:
         }
         drawn: dict[str, PhaseCurrents] = dict.fromkeys(self._paths, (0.0, 0.0, 0.0))
         for view in views.values():
-            after_cut: tuple[PhaseCurrents, PhaseCurrents] | None = None
             for node_id in view.path:
                 node_read_at = read_at.get(node_id, math.inf)
                 # A meter read before the charger's last change was sent saw it under the
@@ -435,17 +427,6 @@ class Controller:
                         view.memory.earlier_report_a,
                         view.unsettled_ceiling_a,
                     )
-                elif view.cut_pending and view.previous_a is not None:
-                    # Subtracting the draw before the cut from a meter that may already see
-                    # the cut would hide non-EV load: count no more than the new limit.
-                    if after_cut is None:
-                        after_cut = self._drawn(
-                            view.config,
-                            view.report_a,
-                            view.memory.earlier_report_a,
-                            view.previous_a,
-                        )
-                    latest_a, before_a = after_cut
                 else:
                     latest_a, before_a = view.drawn_a, view.drawn_before_a
                 # A report newer than the meter reading may show a rise the meter has not
