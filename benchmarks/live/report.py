@@ -192,8 +192,9 @@ def observations(results: Mapping[str, Any]) -> list[str]:
             f"A cycle starts {_ms(min(waits))}-{_ms(max(waits))} ms (median) after the first "
             "event that asked for it: the coordinator's refresh debouncer has a cooldown of one "
             "second restarted after every cycle, and with the meter read every second and "
-            "charge points reporting, a new reading nearly always finds it cooling down. This "
-            "is most of the reaction's *after read* part."
+            "charge points reporting, a new reading nearly always finds it cooling down. A "
+            "reading 1 A above the last cycle's on a line skips the cooldown (the reaction's "
+            "down steps); a falling load waits for it, which is most of the up steps' time."
         )
         n_max = max(scale, key=int)
         top = scale[n_max]

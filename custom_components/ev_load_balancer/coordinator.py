@@ -151,7 +151,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
         self._meters_started_at = time.monotonic()
         self._triggered_at: float | None = None
         self._cycle_readings: dict[str, tuple[float | None, ...]] = {}
-        """Per meter, the currents the last cycle used (None where it had no reading)."""
+        """Per meter, the currents the last cycle used (empty where it had no reading)."""
         self._server_key = _server_key(entry)
         self.site_device_id = ""
         """The device registry id of the site, parent of the other devices."""
@@ -482,8 +482,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteState]):
             subentry = subentries.get(charger_id)
             if binding.charge_point_id != charge_point_id or subentry is None:
                 continue
-            device = registry.async_get_device(
-                identifiers={(DOMAIN, subentry.unique_id or charger_id)}
+            device = registry.async_get_device_by_identifier(
+                (DOMAIN, subentry.unique_id or charger_id), self.config_entry.entry_id
             )
             if device is not None:
                 registry.async_update_device(
