@@ -94,6 +94,14 @@ async def _provision(args: argparse.Namespace, modbus_port: int) -> str | None:
         chargers = [charger.spec for charger in CHARGERS if charger.added]
         entry_id = await provision.create_site(args.ha_url, token, site, chargers)
         _LOGGER.info("demo site added: %s chargers", len(chargers))
+        try:
+            path = await provision.create_dashboard(
+                args.ha_url, token, entry_id, chargers=len(chargers)
+            )
+        except provision.ProvisionError as err:
+            _LOGGER.warning("no demo dashboard: %s", err)
+        else:
+            _LOGGER.info("dashboard: %s/%s", args.ha_url, path)
     marker.write_text(json.dumps({"entry_id": entry_id, "user": args.user}) + "\n")
     return entry_id
 

@@ -6,6 +6,7 @@ Used by the demo site and the live benchmarks:
     token = await onboard(base_url, "demo", "demo-site")   # first start only
     token = await login(base_url, "demo", "demo-site")     # any later start
     entry_id = await create_site(base_url, token, SiteSpec(...), [ChargerSpec(...), ...])
+    await create_dashboard(base_url, token, entry_id, chargers=...)  # a view of the site
 
 Everything goes through the same endpoints the frontend uses (onboarding, the auth code
 exchange, config flows and subentry flows), so the integration's own validation runs.
@@ -379,3 +380,121 @@ async def delete_entry(base_url: str, token: str, entry_id: str) -> None:
         session.delete(f"{base_url}/api/config/config_entries/entry/{entry_id}") as response,
     ):
         await _json(response, "delete entry")
+
+
+DASHBOARD_URL_PATH = "ev-load-balancer"
+
+
+class _WebSocket:
+    """Home Assistant's websocket API, for what has no HTTP endpoint (registries, dashboards)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self._next_id = 1
+
+    async def call(self, message_type: str, **data: Any) -> Any:
+        message_id, self._next_id = self._next_id, self._next_id + 1
+        await self._ws.send_json({"id": message_id, "type": message_type, **data})
+        while True:
+            answer = await self._ws.receive_json()
+            if answer.get("id") == message_id:
+                break
+        if not answer.get("success"):
+            raise ProvisionError(f"{message_type}: {answer.get('error')}")
+        return answer.get("result")
+
+
+def dashboard_config(entities: Sequence[Mapping[str, Any]], devices: Mapping[str, str]) -> Any:
+    """A view of the site: grid current, limits sent, and a card per charger and the site."""
+    by_device: dict[str, list[Mapping[str, Any]]] = {}
+    for entity in entities:
+        if entity.get("disabled_by") is None:
+            by_device.setdefault(entity.get("device_id") or "", []).append(entity)
+
+    def ids(suffixes: Sequence[str], *, device: str | None = None) -> list[str]:
+        chosen = entities if device is None else by_device.get(device, [])
+        return [
+            str(e["entity_id"])
+            for suffix in suffixes
+            for e in chosen
+            if str(e["unique_id"]).endswith(suffix) and e.get("disabled_by") is None
+        ]
+
+    charger_keys = ("_limit", "_reason", "_status", "_power", "_priority", "_enabled")
+    cards: list[dict[str, Any]] = [
+        {
+            "type": "history-graph",
+            "title": "Grid meter, current per line",
+            "hours_to_show": 1,
+            "entities": ids(("_current_l1", "_current_l2", "_current_l3"))[:3],
+        },
+        {
+            "type": "history-graph",
+            "title": "Limits sent",
+            "hours_to_show": 1,
+            "entities": [i for i in ids(("_limit",)) if i.startswith("sensor.")],
+        },
+    ]
+    for device_id, name in sorted(devices.items(), key=lambda item: item[1]):
+        shown = ids(charger_keys, device=device_id)
+        if any(i.startswith("sensor.") and i.endswith("_limit") for i in shown):
+            cards.append({"type": "entities", "title": name, "entities": shown})
+    site_keys = ("_headroom_l1", "_headroom_l2", "_headroom_l3", "_site_limit", "_strategy")
+    site_keys += ("_site_failsafe",)
+    for device_id, name in devices.items():
+        shown = ids(site_keys, device=device_id)
+        if shown:
+            cards.insert(2, {"type": "entities", "title": name, "entities": shown})
+    return {"views": [{"title": "Balancing", "path": "balancing", "cards": cards}]}
+
+
+async def create_dashboard(
+    base_url: str, token: str, entry_id: str, *, chargers: int = 0, timeout_s: float = 30
+) -> str:
+    """Add a dashboard in the sidebar that shows the site balancing; returns its URL path.
+
+    Waits (up to `timeout_s`) until `chargers` chargers have their entities registered.
+    """
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{base_url}/api/websocket") as raw,
+    ):
+        await raw.receive_json()
+        await raw.send_json({"type": "auth", "access_token": token})
+        if (await raw.receive_json()).get("type") != "auth_ok":
+            raise ProvisionError("websocket: authentication refused")
+        ws = _WebSocket(raw)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            entities = [
+                e
+                for e in await ws.call("config/entity_registry/list")
+                if e.get("config_entry_id") == entry_id
+            ]
+            limits = [e for e in entities if str(e["entity_id"]).startswith("sensor.")]
+            limits = [e for e in limits if str(e["unique_id"]).endswith("_limit")]
+            if len(limits) >= chargers or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        devices = {
+            d["id"]: d.get("name_by_user") or d.get("name") or d["id"]
+            for d in await ws.call("config/device_registry/list")
+            if entry_id in d.get("config_entries", [])
+        }
+        existing = await ws.call("lovelace/dashboards/list")
+        if not any(d.get("url_path") == DASHBOARD_URL_PATH for d in existing):
+            await ws.call(
+                "lovelace/dashboards/create",
+                url_path=DASHBOARD_URL_PATH,
+                title="EV Load Balancer",
+                icon="mdi:ev-station",
+                show_in_sidebar=True,
+                require_admin=False,
+                mode="storage",
+            )
+        await ws.call(
+            "lovelace/config/save",
+            url_path=DASHBOARD_URL_PATH,
+            config=dashboard_config(entities, devices),
+        )
+    return DASHBOARD_URL_PATH

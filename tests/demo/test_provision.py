@@ -19,6 +19,8 @@ async def test_create_site_through_the_flows(
     socket_enabled: None,
 ) -> None:
     assert await async_setup_component(hass, "config", {})
+    assert await async_setup_component(hass, "websocket_api", {})
+    assert await async_setup_component(hass, "lovelace", {})
     client = await hass_client()
     base_url = str(client.make_url("")).rstrip("/")
     meter = SimMeter(unit_id=1, register_map=REGISTER_MAPS[MeterModel.EASTRON_SDM630])
@@ -54,6 +56,19 @@ async def test_create_site_through_the_flows(
         assert by_cp["CP-A"].title == "A"
         listed = await provision.site_entries(base_url, hass_access_token)
         assert [e["entry_id"] for e in listed] == [entry_id]
+
+        # The dashboard shows the grid meter and every charger's limit and reason.
+        path = await provision.create_dashboard(base_url, hass_access_token, entry_id, chargers=2)
+        ws = await client.ws_connect("/api/websocket")
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": hass_access_token})
+        await ws.receive_json()
+        await ws.send_json({"id": 1, "type": "lovelace/config", "url_path": path})
+        view = (await ws.receive_json())["result"]["views"][0]
+        await ws.close()
+        shown = [e for card in view["cards"] for e in card["entities"]]
+        assert {"sensor.a_limit", "sensor.a_reason", "sensor.b_limit"} <= set(shown)
+        assert "sensor.flats_meter_current_l1" in shown
 
         # The flow's own validation answers: the same charge point cannot be added twice.
         with pytest.raises(provision.ProvisionError, match="charger_exists"):
