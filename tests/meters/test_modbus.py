@@ -186,7 +186,7 @@ def _manual_image(model: MeterModel) -> dict[int, list[int]]:
 
 
 @pytest.mark.parametrize("model", list(MeterModel))
-async def test_a_register_image_from_the_manual_decodes_to_its_reading(
+async def test_each_map_decodes_a_register_image_from_its_manual_exactly(
     hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock, model: MeterModel
 ) -> None:
     fake = SimMeter(unit_id=3, register_map=REGISTER_MAPS[model])
@@ -200,6 +200,9 @@ async def test_a_register_image_from_the_manual_decodes_to_its_reading(
 
     await meter.stop()
     assert reading == replace(KNOWN, timestamp=clock.now)
+    assert meter.reading == reading
+    assert meter.health is MeterHealth.HEALTHY
+    assert meter.problem is None
 
 
 @pytest.mark.parametrize(
@@ -214,25 +217,6 @@ def test_nearby_registers_are_read_in_one_request(
     register_map: RegisterMap, blocks: list[tuple[int, int]]
 ) -> None:
     assert [(b.address, b.count) for b in register_map.blocks()] == blocks
-
-
-@pytest.mark.parametrize("model", list(MeterModel))
-async def test_each_map_decodes_a_known_reading_exactly(
-    hass: HomeAssistant, modbus_gateway: GatewayFactory, clock: FakeClock, model: MeterModel
-) -> None:
-    fake = SimMeter(unit_id=7, register_map=REGISTER_MAPS[model])
-    gateway = await modbus_gateway([fake])
-    await fake.write_reading(KNOWN)
-    meter = make_meter(tcp_link(gateway.port), model, unit_id=7, clock=clock)
-    await meter.start()
-
-    reading = await meter.async_poll()
-
-    await meter.stop()
-    assert reading == replace(KNOWN, timestamp=clock.now)
-    assert meter.reading == reading
-    assert meter.health is MeterHealth.HEALTHY
-    assert meter.problem is None
 
 
 async def test_values_changed_on_the_meter_are_picked_up_by_polling(
