@@ -233,7 +233,7 @@ class Controller:
         if previous_a is None and observation is not None:
             previous_a = observation.applied_limit_a
         if fresh and observation and observation.measured_at != memory.report_at:
-            self._judge_obedience(memory, currents_a, previous_a, observation)
+            self._judge_obedience(memory, currents_a, previous_a, observation.measured_at)
         if observation is None or not observation.online:
             status: Reason | None = Reason.OFFLINE
         elif observation.vehicle_connected and (not reporting or memory.ignores_limit):
@@ -315,14 +315,13 @@ class Controller:
         memory: _Memory,
         currents_a: tuple[float, ...],
         limit_a: float | None,
-        observation: ChargerObservation,
+        measured_at: float | None,
     ) -> None:
         """Judge from a report taken once the last change settled whether it keeps its limit.
 
         A little above the limit is meter tolerance. However short the settle time is set,
         a report within `OBEDIENCE_AFTER_S` of a change may precede the charger's reaction.
         """
-        measured_at = observation.measured_at
         if limit_a is None or measured_at is None:
             return
         if memory.changed_at is not None and (
@@ -467,7 +466,8 @@ class Controller:
         if view.previous_a is None or view.memory.ignores_limit:
             return view.config.max_a
         fallback_a = self._fallback_a[view.config.id]
-        return min(view.config.max_a, max(view.previous_a, view.may_draw_a, fallback_a))
+        # may_draw_a covers the last limit, one it may still follow and one it still holds.
+        return min(view.config.max_a, max(view.may_draw_a, fallback_a))
 
     @property
     def fallback_a(self) -> Mapping[str, float]:
